@@ -1,0 +1,86 @@
+"""The task-head contract: a vision model that reads the base layer's synthesis output.
+
+The conditional/residual and task-compatible papers feed the base synthesis output g_b(ŷ_b) to
+a task network "as if it were an image"; a head therefore takes an image-like tensor
+(N×3×H×W) and owns its loss, its post-processing, its metric and how its output is saved.
+Every head reads only its own keys of the sample schema (DESIGN.md §3).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from hmcodec.registry import Registry
+
+TASKS: Registry[TaskHead] = Registry("task")
+
+
+class TaskMetric(ABC):
+    """Accumulates per-image predictions against targets; ``compute`` returns named floats."""
+
+    #: the key of ``compute()`` that RD curves plot against bpp (e.g. "miou").
+    primary: str
+
+    @abstractmethod
+    def update(self, predictions: list[Any], batch: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def compute(self) -> dict[str, float]: ...
+
+
+class TaskHead(nn.Module, ABC):
+    """A vision task on image-like input; subclasses are registered in ``TASKS`` by name."""
+
+    #: registry name, also written into checkpoints.
+    name: str = ""
+    #: sample-schema keys this task reads.
+    target_keys: tuple[str, ...] = ()
+
+    def __init__(self, label_names: list[str] | None = None) -> None:
+        super().__init__()
+        self.label_names = list(label_names or [])
+
+    @abstractmethod
+    def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
+        """Training loss d_b (or d_e) of the task on ``image_like`` against ``batch`` targets."""
+
+    @abstractmethod
+    def predict(self, image_like: Tensor) -> list[Any]:
+        """Per-image predictions in the sample schema's form (e.g. a long H×W label map)."""
+
+    @abstractmethod
+    def metric(self) -> TaskMetric:
+        """A fresh metric accumulator for this task."""
+
+    @abstractmethod
+    def save_prediction(self, prediction: Any, prefix: Path) -> list[Path]:
+        """Write one prediction next to ``prefix`` (PNG/JSON); returns the written paths."""
+
+    def config(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this head through ``TASKS.build``."""
+        return {"label_names": self.label_names}
+
+
+def build_task(spec: dict[str, Any]) -> TaskHead:
+    """Build a head from a config mapping ``{"name": ..., **kwargs}``."""
+    spec = dict(spec)
+    name = spec.pop("name")
+    return TASKS.build(name, **spec)
+
+
+def batch_to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move the tensors of a collated batch to ``device`` (lists of tensors too)."""
+    moved: dict[str, Any] = {}
+    for key, value in batch.items():
+        if isinstance(value, Tensor):
+            moved[key] = value.to(device)
+        elif isinstance(value, list):
+            moved[key] = [v.to(device) if isinstance(v, Tensor) else v for v in value]
+        else:
+            moved[key] = value
+    return moved
