@@ -1,0 +1,6 @@
+"""Scalable codecs, their enhancement methods and the public encode/decode."""
+
+from hmcodec.codec.methods import ENHANCEMENTS
+from hmcodec.codec.scalable import CodecConfig, ScalableCodec
+
+__all__ = ["ENHANCEMENTS", "CodecConfig", "ScalableCodec"]

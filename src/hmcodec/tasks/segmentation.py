@@ -1,12 +1,15 @@
 """Semantic segmentation heads on the base synthesis output (papers: DeepLabV3 / LRASPP).
 
-``tiny`` is a small fully convolutional network for CPU-scale experiments on ShapesWorld.
+``tiny`` is a small fully convolutional network for CPU-scale experiments on ShapesWorld; the
+torchvision heads are the papers' DeepLabV3 ResNet-50, DeepLabV3 MobileNetV3 and LRASPP
+MobileNetV3, fed with ImageNet-normalised g_b(ŷ_b) as their pretrained weights expect.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -14,8 +17,21 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassJaccardIndex
+from torchvision.models import mobilenet_v3_large, resnet50
+from torchvision.models.segmentation import (
+    deeplabv3_mobilenet_v3_large,
+    deeplabv3_resnet50,
+    lraspp_mobilenet_v3_large,
+)
 
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
+from hmcodec.tasks.weights import (
+    ImageNetNormalize,
+    evaluating,
+    load_backbone_weights,
+    load_weights,
+    weight_categories,
+)
 
 IGNORE_INDEX = 255
 
@@ -54,6 +70,7 @@ class SegmentationMetric(TaskMetric):
     """Mean IoU over classes present (torchmetrics), pixels marked ``ignore_index`` skipped."""
 
     primary = "miou"
+    higher_is_better = True
 
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
         self.jaccard = MulticlassJaccardIndex(
@@ -102,13 +119,13 @@ class SegmentationTask(TaskHead):
         return logits
 
     def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
-        return F.cross_entropy(
-            self(image_like), batch["segmentation"], ignore_index=IGNORE_INDEX
-        )
+        return F.cross_entropy(self(image_like), batch["segmentation"], ignore_index=IGNORE_INDEX)
 
     @torch.no_grad()
     def predict(self, image_like: Tensor) -> list[Tensor]:
-        return list(self(image_like).argmax(1))
+        """Long H×W label maps, computed in eval mode (BatchNorm statistics left untouched)."""
+        with evaluating(self):
+            return list(self(image_like).argmax(1))
 
     def metric(self) -> SegmentationMetric:
         return SegmentationMetric(self.num_classes)
@@ -142,3 +159,116 @@ class TinySegmentationTask(SegmentationTask):
 
     def config(self) -> dict[str, Any]:
         return {"width": self.width, **super().config()}
+
+
+#: torchvision references weight the auxiliary FCN head's loss by 0.5.
+AUX_LOSS_WEIGHT = 0.5
+
+
+class TorchvisionSegmentationTask(SegmentationTask):
+    """A torchvision segmentation model (random init, task weights and/or backbone weights).
+
+    ``weights`` loads the whole model (a local state dict or a torchvision enum name such as
+    ``"DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1"``); ``backbone_weights`` loads only
+    the feature extractor (e.g. ``"ResNet50_Weights.IMAGENET1K_V1"``) before ``weights``.
+    Without ``label_names``, the categories of torchvision ``weights`` are used.
+    """
+
+    builder: ClassVar[Callable[..., nn.Module]]
+    backbone_source: ClassVar[Callable[..., nn.Module]]
+
+    def __init__(
+        self,
+        num_classes: int,
+        label_names: list[str] | None = None,
+        weights: str | None = None,
+        backbone_weights: str | None = None,
+        **builder_kwargs: Any,
+    ) -> None:
+        self.weights = weights
+        self.backbone_weights = backbone_weights
+        self.builder_kwargs = builder_kwargs
+        super().__init__(num_classes, label_names or weight_categories(weights))
+        self.normalize = ImageNetNormalize()
+        load_backbone_weights(self.network.backbone, backbone_weights, type(self).backbone_source())
+        load_weights(self.network, weights)
+
+    def build_network(self) -> nn.Module:
+        return type(self).builder(
+            weights=None, weights_backbone=None, num_classes=self.num_classes, **self.builder_kwargs
+        )
+
+    def outputs(self, image_like: Tensor) -> dict[str, Tensor]:
+        """The model's ``{"out": ..., "aux": ...}`` logits at the input size."""
+        return self.network(self.normalize(image_like))
+
+    def forward(self, image_like: Tensor) -> Tensor:
+        return self.outputs(image_like)["out"]
+
+    def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
+        """Cross-entropy of ``out`` plus 0.5 × that of ``aux`` when the model has it."""
+        outputs = self.outputs(image_like)
+        target = batch["segmentation"]
+        loss = F.cross_entropy(outputs["out"], target, ignore_index=IGNORE_INDEX)
+        if "aux" in outputs:
+            aux = F.cross_entropy(outputs["aux"], target, ignore_index=IGNORE_INDEX)
+            loss = loss + AUX_LOSS_WEIGHT * aux
+        return loss
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "weights": self.weights,
+            "backbone_weights": self.backbone_weights,
+            **self.builder_kwargs,
+            **super().config(),
+        }
+
+
+class _DeepLabV3Task(TorchvisionSegmentationTask):
+    """DeepLabV3 with its auxiliary FCN head (``aux_loss``), as torchvision trains it."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        label_names: list[str] | None = None,
+        weights: str | None = None,
+        backbone_weights: str | None = None,
+        aux_loss: bool = True,
+    ) -> None:
+        super().__init__(num_classes, label_names, weights, backbone_weights, aux_loss=aux_loss)
+
+
+@TASKS.register("segmentation-deeplabv3-resnet50")
+class DeepLabV3ResNet50Task(_DeepLabV3Task):
+    """torchvision ``deeplabv3_resnet50`` (paper setting; VOC weights have 21 classes)."""
+
+    name = "segmentation-deeplabv3-resnet50"
+    builder = staticmethod(deeplabv3_resnet50)
+    backbone_source = staticmethod(resnet50)
+
+
+@TASKS.register("segmentation-deeplabv3-mobilenet")
+class DeepLabV3MobileNetTask(_DeepLabV3Task):
+    """torchvision ``deeplabv3_mobilenet_v3_large`` (paper setting)."""
+
+    name = "segmentation-deeplabv3-mobilenet"
+    builder = staticmethod(deeplabv3_mobilenet_v3_large)
+    backbone_source = staticmethod(mobilenet_v3_large)
+
+
+@TASKS.register("segmentation-lraspp-mobilenet")
+class LRASPPMobileNetTask(TorchvisionSegmentationTask):
+    """torchvision ``lraspp_mobilenet_v3_large`` (no auxiliary head)."""
+
+    name = "segmentation-lraspp-mobilenet"
+    builder = staticmethod(lraspp_mobilenet_v3_large)
+    backbone_source = staticmethod(mobilenet_v3_large)
+
+    def __init__(
+        self,
+        num_classes: int,
+        label_names: list[str] | None = None,
+        weights: str | None = None,
+        backbone_weights: str | None = None,
+    ) -> None:
+        super().__init__(num_classes, label_names, weights, backbone_weights)

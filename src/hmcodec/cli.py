@@ -1,0 +1,193 @@
+"""The ``hmcodec`` command line: a thin layer over the Python API.
+
+Every user error (bad stream, wrong model, odd image, missing file, bad config) ends with one
+sentence on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from hmcodec import __version__
+from hmcodec.errors import HmcodecError
+
+log = logging.getLogger("hmcodec")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from hmcodec.train.config import load_config
+    from hmcodec.train.run import train
+
+    config = load_config(args.config, args.set)
+    out = args.out or Path("runs") / config.name
+    model = train(config, out, resume=args.resume, progress=not args.no_progress)
+    print(f"model written to {model}")
+    return 0
+
+
+def _cmd_encode(args: argparse.Namespace) -> int:
+    from hmcodec.bitstream import write_stream
+    from hmcodec.checkpoint import load_model
+    from hmcodec.codec.api import encode, stream_bpp
+    from hmcodec.io import read_image
+
+    model = load_model(args.model)
+    image, mode = read_image(args.image)
+    stream = encode(model, image, mode)
+    size = write_stream(stream, args.output)
+    rates = stream_bpp(stream)
+    layers = ", ".join(f"layer {c.index}: {c.payload_bytes} B" for c in stream.chunks)
+    print(f"{args.output}: {size} bytes, {rates['bpp']:.4f} bpp ({layers})")
+    return 0
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    from hmcodec.bitstream import read_stream
+    from hmcodec.checkpoint import load_model
+    from hmcodec.codec.api import decode
+    from hmcodec.io import write_png
+
+    model = load_model(args.model)
+    stream = read_stream(args.stream)
+    decoded = decode(model, stream, args.layers)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    written = model.codec.task.save_prediction(decoded.prediction, args.output)
+    if decoded.image is not None:
+        written.append(write_png(decoded.image, f"{args.output}.png"))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from hmcodec.bitstream import FORMAT_VERSION, read_stream
+
+    stream = read_stream(args.stream)
+    pixels = stream.height * stream.width
+    total = len(stream.to_bytes())
+    print(f"stream        {args.stream} (format version {FORMAT_VERSION})")
+    print(f"image         {stream.width}×{stream.height}, source mode {stream.source_mode}")
+    print(f"model         fingerprint {stream.fingerprint.hex()}")
+    for chunk in stream.chunks:
+        kind = "base" if chunk.index == 0 else "enhancement"
+        print(
+            f"layer {chunk.index:<7} {kind:<12} {chunk.payload_bytes:>8} B "
+            f"{chunk.payload_bytes * 8 / pixels:.4f} bpp"
+        )
+    print(
+        f"total         {total} B, {total * 8 / pixels:.4f} bpp "
+        f"(container overhead {stream.overhead_bytes()} B)"
+    )
+    return 0
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from hmcodec.bitstream import read_stream, write_stream
+
+    stream = read_stream(args.stream)
+    indices = [0] if args.layers == "base" else list(stream.layer_indices())
+    size = write_stream(stream.select(indices), args.output)
+    print(f"{args.output}: {size} bytes (layers {', '.join(map(str, indices))})")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from hmcodec.demo import run_demo
+
+    run_demo(args.out, overrides=args.set, progress=not args.no_progress)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hmcodec", description="Learned scalable image coding for humans and machines."
+    )
+    parser.add_argument("--version", action="version", version=f"hmcodec {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a codec from an experiment config")
+    p.add_argument("config", help="YAML config file, or the name of a packaged one (demo)")
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set stages.0.max_steps=100",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("encode", help="encode an image into a layered .hmc stream")
+    p.add_argument("model", type=Path, help="model file (model.ckpt)")
+    p.add_argument("image", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="stream file (.hmc)")
+    p.set_defaults(func=_cmd_encode)
+
+    p = sub.add_parser("decode", help="decode the base layer (task) or all layers (image)")
+    p.add_argument("model", type=Path)
+    p.add_argument("stream", type=Path)
+    p.add_argument("--layers", choices=("base", "all"), default="all")
+    p.add_argument("-o", "--output", required=True, help="output prefix")
+    p.set_defaults(func=_cmd_decode)
+
+    p = sub.add_parser("info", help="layers, bytes and bpp of a stream")
+    p.add_argument("stream", type=Path)
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("extract", help="cut the base layer out of a stream")
+    p.add_argument("stream", type=Path)
+    p.add_argument("--layers", choices=("base", "all"), default="base")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("demo", help="train a small codec on ShapesWorld and code an example")
+    p.add_argument("--out", type=Path, default=Path("demo_out"))
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value of the demo config",
+    )
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_demo)
+
+    from hmcodec.evaluate.cli import register
+
+    register(sub)
+    return parser
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """hmcodec's notices on stderr; Lightning's start-up chatter only with ``--verbose``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("hmcodec: %(message)s"))
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for name in list(logging.root.manager.loggerDict) + ["lightning", "lightning.pytorch"]:
+        if name.startswith("lightning"):
+            logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except HmcodecError as error:
+        print(f"hmcodec: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("hmcodec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The scalable codec: a base layer for a vision task and an enhancement layer for people.
+
+Task-compatible paper, Eq. 3 and Fig. 1: base analysis f_b → ŷ_b (coded without side
+information) → base synthesis g_b → task model; a reconstruction head g_a on ŷ_b provides the
+β reward; the enhancement method (``methods.py``) codes the second output given ŷ_b.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hmcodec.codec.methods import ENHANCEMENTS
+from hmcodec.entropy import ENTROPY_MODELS, quantize, scale_gradient
+from hmcodec.entropy.base import LatentEntropyModel
+from hmcodec.entropy.quantize import QUANTIZERS
+from hmcodec.errors import ConfigError
+from hmcodec.nn.transforms import (
+    PRESETS,
+    STRIDE,
+    AnalysisTransform,
+    SynthesisTransform,
+    TransformSize,
+)
+from hmcodec.tasks import build_task
+
+BASE, ENHANCEMENT = 0, 1
+
+
+@dataclass
+class CodecConfig:
+    """Architecture of a scalable codec; stored in every checkpoint (DESIGN.md §3)."""
+
+    transform: str | dict[str, int] = "small"
+    base_channels: int = 32
+    enhancement_channels: int = 64
+    side_channels: int = 32
+    base_entropy: str = "context"
+    enhancement_entropy: str = "context"
+    method: str = "conditional"
+    quantizer: str = "ste"
+    task: dict[str, Any] = field(
+        default_factory=lambda: {"name": "segmentation-tiny", "num_classes": 6}
+    )
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CodecConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown model setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+            )
+        config = cls(**copy.deepcopy(values))
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        self.transform_size()
+        ENHANCEMENTS.get(self.method)
+        ENTROPY_MODELS.get(self.base_entropy)
+        ENTROPY_MODELS.get(self.enhancement_entropy)
+        if self.quantizer not in QUANTIZERS:
+            raise ConfigError(
+                f"unknown quantizer {self.quantizer!r}; known: {', '.join(QUANTIZERS)}."
+            )
+        if "name" not in self.task:
+            raise ConfigError(
+                "the model's task needs a name, e.g. task: {name: segmentation-tiny}."
+            )
+
+    def transform_size(self) -> TransformSize:
+        if isinstance(self.transform, dict):
+            return TransformSize(**self.transform)
+        if self.transform not in PRESETS:
+            raise ConfigError(
+                f"unknown transform preset {self.transform!r}; known: {', '.join(PRESETS)}."
+            )
+        return PRESETS[self.transform]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pad_to_stride(x: Tensor) -> Tensor:
+    """Replicate-pad the bottom/right so height and width are multiples of the codec's stride."""
+    height, width = x.shape[-2:]
+    pad_h, pad_w = -height % STRIDE, -width % STRIDE
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    return x
+
+
+class ScalableCodec(nn.Module):
+    """Base layer (task) + one enhancement layer (image or second task), as in Fig. 1."""
+
+    def __init__(self, config: CodecConfig | dict[str, Any]) -> None:
+        super().__init__()
+        if isinstance(config, dict):
+            config = CodecConfig.from_dict(config)
+        self.config = config
+        size = config.transform_size()
+        self.base_analysis = AnalysisTransform(3, config.base_channels, size)
+        self.base_entropy = ENTROPY_MODELS.build(config.base_entropy, channels=config.base_channels)
+        self.base_synthesis = SynthesisTransform(config.base_channels, 3, size)
+        self.task = build_task(config.task)
+        self.recon_head = SynthesisTransform(config.base_channels, 3, size)
+        self.enhancement = ENHANCEMENTS.build(
+            config.method,
+            base_channels=config.base_channels,
+            channels=config.enhancement_channels,
+            size=size,
+            entropy=config.enhancement_entropy,
+            side_channels=config.side_channels,
+            quantizer=config.quantizer,
+        )
+
+    # ----------------------------------------------------------------------------- training
+    def forward_base(self, x: Tensor, beta: float = 0.0) -> dict[str, Any]:
+        """Base layer on a stride-aligned batch: latents, likelihoods, task input, g_a(ŷ_b).
+
+        The reconstruction head sees ŷ_b with its gradient scaled by β (β = 0: detached), so it
+        always learns to reconstruct while only β > 0 rewards the encoder for it (Eq. 3).
+        """
+        y_hat = quantize(self.base_analysis(x), self.config.quantizer, self.training)
+        return {
+            "y_hat": y_hat,
+            "likelihoods": self.base_entropy(y_hat),
+            "image_like": self.base_synthesis(y_hat),
+            "direct": self.recon_head(scale_gradient(y_hat, beta)),
+        }
+
+    def forward_enhancement(self, x: Tensor, y_hat_b: Tensor) -> dict[str, Any]:
+        return self.enhancement(x, y_hat_b)
+
+    def base_modules(self) -> list[nn.Module]:
+        return [
+            self.base_analysis,
+            self.base_entropy,
+            self.base_synthesis,
+            self.task,
+            self.recon_head,
+        ]
+
+    def update(self) -> None:
+        """Build every entropy model's coder tables (CompressAI's ``update()``)."""
+        for module in self.modules():
+            if isinstance(module, LatentEntropyModel):
+                module.update()
+
+    @property
+    def layer_count(self) -> int:
+        return 2 if self.enhancement.has_layer else 1

@@ -1,0 +1,66 @@
+"""The latent entropy-model contract: likelihoods for training, strings for the bitstream.
+
+Every model sees already-quantised latents ŷ (integers, see :mod:`.quantize`), so the
+likelihood the loss sees is the probability the coder uses; ``side`` is side information from
+earlier layers (conditional coding), ``None`` for layers coded alone.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor, nn
+
+from hmcodec.registry import Registry
+
+ENTROPY_MODELS: Registry[LatentEntropyModel] = Registry("entropy model")
+
+
+class LatentEntropyModel(nn.Module, ABC):
+    """p(ŷ | side): ``forward`` → likelihoods, ``compress``/``decompress`` → rANS strings."""
+
+    def __init__(self, channels: int, side_channels: int = 0) -> None:
+        super().__init__()
+        self.channels = channels
+        self.side_channels = side_channels
+
+    @abstractmethod
+    def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
+        """Likelihood of every coded symbol, keyed by what it codes (``"y"``, ``"z"``…)."""
+
+    @abstractmethod
+    def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
+        """Code one latent (batch of 1) into strings."""
+
+    @abstractmethod
+    def decompress(
+        self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
+    ) -> Tensor:
+        """Recover ŷ (1×C×h×w, float) exactly from ``compress``'s strings."""
+
+    @abstractmethod
+    def update(self) -> None:
+        """(Re)build the entropy coder's tables from the current parameters."""
+
+    def aux_loss(self) -> Tensor:
+        """Auxiliary loss of models with learned quantiles (zero otherwise)."""
+        return torch.zeros(())
+
+    def check_side(self, side: Tensor | None) -> None:
+        if self.side_channels and side is None:
+            raise ValueError("this entropy model is conditional and needs side information")
+        if side is not None and side.shape[1] != self.side_channels:
+            raise ValueError(
+                f"side information has {side.shape[1]} channels, expected {self.side_channels}"
+            )
+
+
+def float64_copy(module: nn.Module) -> nn.Module:
+    """A float64 copy of ``module`` for entropy-parameter paths at coding time.
+
+    The encoder and the decoder must derive identical table indexes; computing the parameters
+    in float64 makes that robust to thread counts and kernels (the latent CRC catches the rest).
+    """
+    return copy.deepcopy(module).double().eval()

@@ -1,0 +1,158 @@
+"""Bjøntegaard-delta rate and metric between two RD curves, through the ``bjontegaard`` package.
+
+Methods (the package's names): ``"pchip"`` — piecewise cubic Hermite interpolation, as in the
+JCT-VC/JVET common-test-conditions Excel sheets (the default here); ``"akima"`` — Akima's
+piecewise cubic, which the package's authors find the most accurate; ``"cubic"`` — one cubic
+polynomial fitted to the points, the original VCEG-M33 method most learned-compression papers
+report. BD-rate integrates log10(bpp) over the shared metric range (percent, negative = the
+test needs fewer bits); BD-metric integrates the metric over the shared log10(bpp) range.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import bjontegaard
+import numpy as np
+
+from hmcodec.errors import ConfigError
+from hmcodec.evaluate.results import RDResults, canonical_metric
+
+METHODS = ("pchip", "akima", "cubic")
+PIECEWISE_METHODS = ("pchip", "akima")
+DEFAULT_METHOD = "pchip"
+#: the VCEG-M33 cubic has 4 coefficients; both methods are reported, so every curve needs 4.
+MIN_POINTS = 4
+
+
+@dataclass(frozen=True)
+class BDResult:
+    """BD-rate (percent) and BD-metric (metric units) of ``test`` against ``anchor``."""
+
+    anchor: str
+    test: str
+    metric: str
+    method: str
+    bd_rate: float
+    bd_metric: float
+    #: shared part of the two curves' metric ranges, as a fraction of their union.
+    overlap: float
+
+
+def bd_rate(
+    anchor: RDResults, test: RDResults, metric: str = "psnr-rgb", method: str = DEFAULT_METHOD
+) -> float:
+    """Average bitrate difference in percent at equal ``metric`` (negative: test is better)."""
+    (ra, da), (rt, dt) = _curves(anchor, test, metric, along="metric")
+    return _call(bjontegaard.bd_rate, ra, da, rt, dt, _method(method))
+
+
+def bd_metric(
+    anchor: RDResults, test: RDResults, metric: str = "psnr-rgb", method: str = DEFAULT_METHOD
+) -> float:
+    """Average ``metric`` difference at equal bitrate (BD-PSNR for ``psnr-rgb``)."""
+    (ra, da), (rt, dt) = _curves(anchor, test, metric, along="rate")
+    return _call(bjontegaard.bd_psnr, ra, da, rt, dt, _method(method))
+
+
+def compare(
+    anchor: RDResults,
+    test: RDResults,
+    metric: str = "psnr-rgb",
+    methods: Sequence[str] = (DEFAULT_METHOD, "cubic"),
+) -> list[BDResult]:
+    """BD-rate and BD-metric for each method (default: PCHIP and the VCEG-M33 cubic).
+
+    Raises ``ConfigError`` when BD-rate is undefined; a BD-metric that alone is undefined
+    (bpp ranges apart) is NaN.
+    """
+    (_, da), (_, dt) = _curves(anchor, test, metric, along="metric")
+    shared = min(da.max(), dt.max()) - max(da.min(), dt.min())
+    overlap = float(shared / (max(da.max(), dt.max()) - min(da.min(), dt.min())))
+    return [
+        BDResult(
+            anchor=anchor.name,
+            test=test.name,
+            metric=canonical_metric(metric),
+            method=method,
+            bd_rate=bd_rate(anchor, test, metric, method),
+            bd_metric=_bd_metric_or_nan(anchor, test, metric, method),
+            overlap=overlap,
+        )
+        for method in methods
+    ]
+
+
+def _bd_metric_or_nan(anchor: RDResults, test: RDResults, metric: str, method: str) -> float:
+    """BD-metric, or NaN where only it is undefined (the bpp ranges do not overlap)."""
+    try:
+        return bd_metric(anchor, test, metric, method)
+    except ConfigError:
+        return math.nan
+
+
+def _method(method: str) -> str:
+    if method not in METHODS:
+        raise ConfigError(f"unknown BD method {method!r}; choose one of {', '.join(METHODS)}.")
+    return method
+
+
+def _curve(results: RDResults, metric: str, along: str) -> tuple[np.ndarray, np.ndarray]:
+    """(bpp, metric) arrays of the usable points, sorted along the integration variable."""
+    rate = np.asarray(results.bpp, dtype=float)
+    dist = np.asarray(results.values(metric), dtype=float)
+    keep = np.isfinite(rate) & np.isfinite(dist) & (rate > 0)
+    rate, dist = rate[keep], dist[keep]
+    if len(rate) < MIN_POINTS:
+        raise ConfigError(
+            f"BD metrics need at least {MIN_POINTS} RD points per curve (the cubic polynomial of "
+            f"VCEG-M33 has 4 coefficients), but {results.name!r} has {len(rate)} usable "
+            f"{metric} points."
+        )
+    x = dist if along == "metric" else rate
+    if len(np.unique(x)) != len(x):
+        what = metric if along == "metric" else "bpp"
+        raise ConfigError(f"{results.name!r} repeats a {what} value, so its curve is ambiguous.")
+    order = np.argsort(x)
+    return rate[order], dist[order]
+
+
+def _curves(
+    anchor: RDResults, test: RDResults, metric: str, along: str
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    a, t = _curve(anchor, metric, along), _curve(test, metric, along)
+    index, label = (1, metric) if along == "metric" else (0, "bpp")
+    xa, xt = a[index], t[index]
+    if min(xa.max(), xt.max()) <= max(xa.min(), xt.min()):
+        raise ConfigError(
+            f"the {label} ranges of {anchor.name!r} ({xa.min():.4g}–{xa.max():.4g}) and "
+            f"{test.name!r} ({xt.min():.4g}–{xt.max():.4g}) do not overlap, so the BD value "
+            "is undefined."
+        )
+    return a, t
+
+
+def _call(
+    function: Callable[..., float],
+    rate_anchor: np.ndarray,
+    dist_anchor: np.ndarray,
+    rate_test: np.ndarray,
+    dist_test: np.ndarray,
+    method: str,
+) -> float:
+    """The package's function with unequal point counts allowed and its overlap warning off."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = function(
+            rate_anchor,
+            dist_anchor,
+            rate_test,
+            dist_test,
+            method=method,
+            require_matching_points=False,
+            min_overlap=0,
+        )
+    return float(value)

@@ -1,0 +1,91 @@
+"""Files: atomic writes, reading any image as RGB (with a notice), writing PNGs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from hmcodec.errors import ImageError
+
+log = logging.getLogger("hmcodec")
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+    """Call ``write(temp_path)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temp))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_torch_save(obj: object, path: str | os.PathLike[str]) -> Path:
+    return atomic_write(path, lambda temp: torch.save(obj, temp))
+
+
+def _to_rgb(image: Image.Image, name: str) -> Image.Image:
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if getattr(image, "n_frames", 1) > 1:
+        log.warning("%s has %d frames; coding the first one", name, image.n_frames)
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
+        log.warning("%s is %s (16-bit grey); scaled to 8 bits and coded as RGB", name, mode)
+        grey = np.clip(np.round(array / peak * 255.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if mode == "F":
+        raise ImageError(
+            f"{name} is a 32-bit floating-point image, which hmcodec cannot code; "
+            "convert it to 8-bit RGB first."
+        )
+    if mode in ("RGBA", "LA", "PA", "RGBa") or (mode == "P" and "transparency" in image.info):
+        log.warning(
+            "%s has an alpha channel (%s); it is dropped and the colours coded as RGB", name, mode
+        )
+    else:
+        log.warning("%s is in mode %s; converted to RGB", name, mode)
+    return image.convert("RGB")
+
+
+def read_image(path: str | os.PathLike[str]) -> tuple[Tensor, str]:
+    """Read an image as float 3×H×W in [0, 1] and return it with its original PIL mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"image file {path} does not exist.")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mode = image.mode
+            rgb = _to_rgb(image, str(path))
+    except UnidentifiedImageError:
+        raise ImageError(f"{path} is not an image file that Pillow can read.") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"cannot read image {path}: {error}.") from None
+    array = np.asarray(rgb, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0, mode
+
+
+def to_uint8(image: Tensor) -> np.ndarray:
+    """float 3×H×W in [0, 1] → uint8 H×W×3 (rounded, clipped)."""
+    array = image.detach().clamp(0, 1).mul(255).round().to(torch.uint8)
+    return array.permute(1, 2, 0).cpu().numpy()
+
+
+def write_png(image: Tensor, path: str | os.PathLike[str]) -> Path:
+    return atomic_write(path, lambda temp: Image.fromarray(to_uint8(image)).save(temp, "PNG"))

@@ -1,0 +1,105 @@
+"""Analysis and synthesis transforms of the scalable codecs.
+
+Task-compatible paper (§3, Fig. 1) and conditional/residual paper (§3): four stride-2 5×5
+convolutions (16× down-sampling) with residual bottleneck blocks (1×1, 3×3, 1×1, identity skip)
+between them and ELU activations; the synthesis mirrors the analysis with transposed
+convolutions. No GDN, no attention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from torch import Tensor, nn
+
+#: total down-sampling factor of an analysis transform; images are padded to a multiple of it.
+STRIDE = 16
+
+
+class ResidualBottleneck(nn.Module):
+    """``x + conv1×1(ELU(conv3×3(ELU(conv1×1(x)))))`` with a channel bottleneck of half width."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        hidden = max(channels // 2, 1)
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1),
+            nn.ELU(),
+            nn.Conv2d(hidden, hidden, 3, padding=1),
+            nn.ELU(),
+            nn.Conv2d(hidden, channels, 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+@dataclass(frozen=True)
+class TransformSize:
+    """Widths of a transform pair: ``width`` inside, ``blocks`` bottlenecks between strides."""
+
+    width: int = 192
+    blocks: int = 1
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+#: paper-size transforms (task-compatible paper: N = 192) and a CPU-scale preset.
+PRESETS: dict[str, TransformSize] = {
+    "paper": TransformSize(width=192, blocks=3),
+    "small": TransformSize(width=48, blocks=1),
+    "tiny": TransformSize(width=24, blocks=1),
+}
+
+
+def _blocks(channels: int, count: int) -> list[nn.Module]:
+    return [ResidualBottleneck(channels) for _ in range(count)]
+
+
+class AnalysisTransform(nn.Sequential):
+    """x (N×in×H×W) → y (N×out×H/16×W/16)."""
+
+    def __init__(self, in_channels: int, out_channels: int, size: TransformSize) -> None:
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for stage in range(4):
+            last = stage == 3
+            layers.append(nn.Conv2d(channels, out_channels if last else size.width, 5, 2, 2))
+            channels = size.width
+            if not last:
+                layers += [nn.ELU(), *_blocks(channels, size.blocks)]
+        super().__init__(*layers)
+
+
+class SynthesisTransform(nn.Sequential):
+    """ŷ (N×in×h×w) → output (N×out×16h×16w), mirroring :class:`AnalysisTransform`."""
+
+    def __init__(self, in_channels: int, out_channels: int, size: TransformSize) -> None:
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for stage in range(4):
+            last = stage == 3
+            width = out_channels if last else size.width
+            layers.append(nn.ConvTranspose2d(channels, width, 5, 2, 2, output_padding=1))
+            channels = width
+            if not last:
+                layers += [nn.ELU(), *_blocks(channels, size.blocks)]
+        super().__init__(*layers)
+
+
+class SideInformationTransform(nn.Sequential):
+    """h_c: the decoded base latent → side information for the enhancement entropy model.
+
+    Conditional/residual paper §3.2: "the representation of the primary task is processed by a
+    ResNet and concatenated with the context"; same resolution as the enhancement latent.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, blocks: int = 2) -> None:
+        width = max(out_channels, in_channels)
+        super().__init__(
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.ELU(),
+            *_blocks(width, blocks),
+            nn.Conv2d(width, out_channels, 3, padding=1),
+        )

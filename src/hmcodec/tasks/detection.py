@@ -1,0 +1,253 @@
+"""Object detection heads on the base synthesis output (papers: COCO with Faster R-CNN).
+
+``detection-fasterrcnn-resnet50-fpn-v2`` is the papers' Faster R-CNN ResNet-50 FPN (torchvision's
+improved v2 recipe); ``detection-fasterrcnn-mobilenet-v3-fpn`` is the light variant for CPU
+tests. Labels are model class indices with 0 = background (``num_classes`` = 91 for COCO, whose
+category ids are used directly, as torchvision does). The model normalises its input itself.
+
+Input size: torchvision rescales images to ``min_size`` = 800 by default. Here ``min_size=None``
+(the default) feeds g_b(ŷ_b) at its own size (down-scaled only when its longer side exceeds
+``max_size``), so small CPU images are not up-scaled; set ``min_size``/``max_size`` to get
+torchvision's resizing. Boxes are always returned in input-image pixels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor, nn
+from torchmetrics.detection import MeanAveragePrecision
+from torchvision.models import mobilenet_v3_large, resnet50
+from torchvision.models.detection import (
+    fasterrcnn_mobilenet_v3_large_fpn,
+    fasterrcnn_resnet50_fpn_v2,
+)
+from torchvision.utils import draw_bounding_boxes
+
+from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
+from hmcodec.tasks.weights import (
+    evaluating,
+    freeze_batchnorm,
+    load_backbone_weights,
+    load_weights,
+    weight_categories,
+)
+
+#: boxes scoring below this are kept in the JSON but not drawn in the PNG.
+DRAW_SCORE_THRESHOLD = 0.5
+
+
+class DetectionMetric(TaskMetric):
+    """COCO box AP (mAP@[.5:.95], mAP@50, ...) via torchmetrics with the pycocotools backend."""
+
+    primary = "map"
+    higher_is_better = True
+
+    def __init__(self) -> None:
+        self.average_precision = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
+        self.images = 0
+
+    def update(self, predictions: list[dict[str, Any]], batch: dict[str, Any]) -> None:
+        preds = [
+            {key: prediction[key].detach().cpu() for key in ("boxes", "scores", "labels")}
+            for prediction in predictions
+        ]
+        targets = []
+        for index, (boxes, labels) in enumerate(zip(batch["boxes"], batch["labels"], strict=True)):
+            target = {"boxes": boxes.detach().cpu().float(), "labels": labels.cpu().long()}
+            if "iscrowd" in batch:  # optional COCO crowd flags
+                target["iscrowd"] = batch["iscrowd"][index].cpu()
+            targets.append(target)
+        self.average_precision.update(preds, targets)
+        self.images += len(preds)
+
+    def compute(self) -> dict[str, float]:
+        if self.images == 0:
+            return {"map": math.nan, "map_50": math.nan}
+        results = self.average_precision.compute()
+        # -1 marks an undefined value (e.g. map_small without small objects), as in COCO.
+        return {
+            key: float(value)
+            for key, value in results.items()
+            if isinstance(value, Tensor) and value.numel() == 1 and key != "classes"
+        }
+
+
+@contextlib.contextmanager
+def _detection_training(model: nn.Module) -> Iterator[None]:
+    """Switch only torchvision's train/eval logic (losses, sampling) to training for the block.
+
+    The layers (BatchNorm) keep the head's own mode, so a frozen task model in eval mode still
+    gives losses computed with its running statistics.
+    """
+    parts = [model, model.transform, model.rpn, model.roi_heads]
+    flags = [part.training for part in parts]
+    for part in parts:
+        part.training = True
+    try:
+        yield
+    finally:
+        for part, flag in zip(parts, flags, strict=True):
+            part.training = flag
+
+
+class FasterRCNNTask(TaskHead):
+    """A torchvision Faster R-CNN; ``loss`` sums its loss dict, ``predict`` gives boxes/scores.
+
+    ``weights`` loads the whole detector (a local file or e.g.
+    ``"FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1"``), ``backbone_weights`` only the backbone
+    body; ``detector_options`` go to torchvision's ``FasterRCNN`` (e.g. ``box_score_thresh``).
+    """
+
+    target_keys = ("boxes", "labels")
+    builder: ClassVar[Callable[..., nn.Module]]
+    backbone_source: ClassVar[Callable[..., nn.Module]]
+    #: torchvision builds this backbone with FrozenBatchNorm2d when it starts from weights.
+    frozen_batchnorm_when_pretrained: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        num_classes: int = 91,
+        label_names: list[str] | None = None,
+        weights: str | None = None,
+        backbone_weights: str | None = None,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        detector_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(label_names or weight_categories(weights))
+        self.num_classes = num_classes
+        self.weights = weights
+        self.backbone_weights = backbone_weights
+        self.min_size = min_size
+        self.max_size = max_size
+        self.detector_options = dict(detector_options or {})
+        sizes = {"min_size": min_size} if min_size is not None else {}
+        if min_size is not None and max_size is not None:
+            sizes["max_size"] = max_size
+        self.network = type(self).builder(
+            weights=None,
+            weights_backbone=None,
+            num_classes=num_classes,
+            **sizes,
+            **self.detector_options,
+        )
+        body = self.network.backbone.body
+        pretrained = weights is not None or backbone_weights is not None
+        if pretrained and self.frozen_batchnorm_when_pretrained:
+            freeze_batchnorm(body)
+        load_backbone_weights(body, backbone_weights, type(self).backbone_source())
+        load_weights(self.network, weights)
+
+    def _images(self, image_like: Tensor) -> list[Tensor]:
+        """Per-image tensors; with ``min_size=None`` the transform keeps the input size."""
+        if self.min_size is None:
+            height, width = image_like.shape[-2:]
+            self.network.transform.min_size = (min(height, width),)
+            self.network.transform.max_size = (
+                self.max_size if self.max_size is not None else max(height, width)
+            )
+        return list(image_like)
+
+    def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
+        """Sum of the RPN and box-head losses; images without boxes are allowed.
+
+        Degenerate boxes (zero width or height) are dropped, as torchvision's COCO reference
+        does, since the model rejects them.
+        """
+        targets = []
+        for boxes, labels in zip(batch["boxes"], batch["labels"], strict=True):
+            boxes = boxes.to(image_like.device, torch.float32).reshape(-1, 4)
+            labels = labels.to(image_like.device, torch.int64).reshape(-1)
+            keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+            targets.append({"boxes": boxes[keep], "labels": labels[keep]})
+        with _detection_training(self.network):
+            losses = self.network(self._images(image_like), targets)
+        return sum(losses.values(), image_like.new_zeros(()))
+
+    @torch.no_grad()
+    def predict(self, image_like: Tensor) -> list[dict[str, Any]]:
+        """Per image ``{"boxes" (xyxy), "labels", "scores", "image_size": (H, W)}``, eval mode."""
+        with evaluating(self):
+            detections = self.network(self._images(image_like))
+        size = tuple(int(s) for s in image_like.shape[-2:])
+        return [{**detection, "image_size": size} for detection in detections]
+
+    def metric(self) -> DetectionMetric:
+        return DetectionMetric()
+
+    def _label_name(self, label: int) -> str | None:
+        return self.label_names[label] if 0 <= label < len(self.label_names) else None
+
+    def save_prediction(self, prediction: dict[str, Any], prefix: Path) -> list[Path]:
+        """``<prefix>_detections.json`` (all boxes) and ``<prefix>_detections.png``.
+
+        The head sees only the prediction, so the PNG draws the boxes scoring at least
+        ``DRAW_SCORE_THRESHOLD`` on a white canvas of the image size.
+        """
+        boxes = prediction["boxes"].detach().float().cpu()
+        labels = [int(label) for label in prediction["labels"]]
+        scores = [float(score) for score in prediction["scores"]]
+        if "image_size" in prediction:
+            height, width = (int(s) for s in prediction["image_size"])
+        else:  # fall back to a canvas that holds every box
+            height = int(math.ceil(float(boxes[:, 3].max()))) if len(boxes) else 1
+            width = int(math.ceil(float(boxes[:, 2].max()))) if len(boxes) else 1
+        detections = [
+            {
+                "box": [round(float(v), 3) for v in box],
+                "label": label,
+                "label_name": self._label_name(label),
+                "score": score,
+            }
+            for box, label, score in zip(boxes, labels, scores, strict=True)
+        ]
+        report = Path(f"{prefix}_detections.json")
+        picture = Path(f"{prefix}_detections.png")
+        document = {"image_size": [height, width], "box_format": "xyxy", "detections": detections}
+        report.write_text(json.dumps(document, indent=2) + "\n")
+        shown = [i for i, score in enumerate(scores) if score >= DRAW_SCORE_THRESHOLD]
+        canvas = torch.full((3, height, width), 255, dtype=torch.uint8)
+        if shown:
+            names = [self._label_name(labels[i]) or str(labels[i]) for i in shown]
+            canvas = draw_bounding_boxes(canvas, boxes[shown], labels=names, colors="red")
+        Image.fromarray(np.ascontiguousarray(canvas.permute(1, 2, 0).numpy())).save(picture)
+        return [picture, report]
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "num_classes": self.num_classes,
+            "weights": self.weights,
+            "backbone_weights": self.backbone_weights,
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "detector_options": dict(self.detector_options),
+            **super().config(),
+        }
+
+
+@TASKS.register("detection-fasterrcnn-resnet50-fpn-v2")
+class FasterRCNNResNet50Task(FasterRCNNTask):
+    """torchvision ``fasterrcnn_resnet50_fpn_v2`` (BatchNorm throughout, as torchvision has it)."""
+
+    name = "detection-fasterrcnn-resnet50-fpn-v2"
+    builder = staticmethod(fasterrcnn_resnet50_fpn_v2)
+    backbone_source = staticmethod(resnet50)
+
+
+@TASKS.register("detection-fasterrcnn-mobilenet-v3-fpn")
+class FasterRCNNMobileNetTask(FasterRCNNTask):
+    """torchvision ``fasterrcnn_mobilenet_v3_large_fpn``; FrozenBatchNorm2d body when pretrained."""
+
+    name = "detection-fasterrcnn-mobilenet-v3-fpn"
+    builder = staticmethod(fasterrcnn_mobilenet_v3_large_fpn)
+    backbone_source = staticmethod(mobilenet_v3_large)
+    frozen_batchnorm_when_pretrained = True

@@ -1,0 +1,160 @@
+"""Experiment configs: YAML files in ``configs/`` with ``key.sub=value`` command-line overrides.
+
+An experiment is a config, never a copied script: ``model`` (a :class:`CodecConfig`), ``data``
+(dataset specs for ``train``/``val``, batch size, workers), ``stages`` (base, then enhancement,
+each with its λ, β, learning rate and step budget), ``trainer`` (Lightning settings) and an
+optional ``sweep`` of λ values for rate–distortion curves.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hmcodec.codec.scalable import CodecConfig
+from hmcodec.errors import ConfigError
+
+STAGES = ("base", "enhancement")
+PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@dataclass
+class StageConfig:
+    """One training stage. Base: λ_b·d_b + R_b + β·‖X̂ − X‖; enhancement: λ_e·d_e + R_e."""
+
+    stage: str
+    lmbda: float = 1.0
+    beta: float = 0.0
+    lr: float = 1e-4
+    max_steps: int = 1000
+    init_from: str | None = None  # a model file whose base layer is loaded (and frozen)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ConfigError(f"unknown stage {self.stage!r}; stages are {', '.join(STAGES)}.")
+        if self.max_steps < 1 or self.lr <= 0 or self.lmbda < 0 or self.beta < 0:
+            raise ConfigError(
+                f"stage {self.stage}: max_steps, lr must be positive and lmbda, beta non-negative."
+            )
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning Trainer settings (Adam, gradient clipping 1.0 and early stopping as the papers)."""
+
+    val_check_interval: int = 200
+    limit_val_batches: int = 8
+    gradient_clip_val: float = 1.0
+    early_stopping_patience: int = 0  # validations without improvement; 0 disables
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    log_every_n_steps: int = 25
+    progress_bar: bool = True
+
+
+@dataclass
+class ExperimentConfig:
+    name: str
+    model: CodecConfig
+    data: dict[str, Any]
+    stages: list[StageConfig]
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    seed: int = 0
+    sweep: dict[str, Any] | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self.source)
+
+
+def _section(cls: type, values: Any, where: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a mapping.")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(unknown)} in {where}; known: {', '.join(sorted(known))}."
+        )
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise ConfigError(f"{where}: {error}.") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form key.sub=value.")
+    key, value = text.split("=", 1)
+    return key.split("."), yaml.safe_load(value)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set ``a.b.c=value`` (YAML value) in a nested mapping; list items by index (stages.0.lr)."""
+    raw = copy.deepcopy(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = raw
+        for part in path[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        last = path[-1]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return raw
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """A config file path, or the name of a config shipped with hmcodec (e.g. ``demo``)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    packaged = PACKAGED_CONFIGS / f"{path.stem}.yaml"
+    if packaged.is_file() and path.parent == Path("."):
+        return packaged
+    raise ConfigError(f"config file {path} does not exist.")
+
+
+def build_config(raw: dict[str, Any], name: str = "experiment") -> ExperimentConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("a config must be a YAML mapping.")
+    for key in ("model", "data", "stages"):
+        if key not in raw:
+            raise ConfigError(f"the config has no '{key}' section.")
+    unknown = sorted(set(raw) - {"name", "model", "data", "stages", "trainer", "seed", "sweep"})
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)} in the config.")
+    if not isinstance(raw["model"], dict):
+        raise ConfigError("model must be a mapping.")
+    stages = raw["stages"]
+    if not isinstance(stages, list) or not stages:
+        raise ConfigError("stages must be a non-empty list.")
+    data = raw["data"]
+    if not isinstance(data, dict) or "train" not in data:
+        raise ConfigError("data must be a mapping with at least a 'train' dataset.")
+    return ExperimentConfig(
+        name=str(raw.get("name", name)),
+        model=CodecConfig.from_dict(raw["model"]),
+        data=data,
+        stages=[_section(StageConfig, s, f"stages[{i}]") for i, s in enumerate(stages)],
+        trainer=_section(TrainerConfig, raw.get("trainer", {}), "trainer"),
+        seed=int(raw.get("seed", 0)),
+        sweep=raw.get("sweep"),
+        source=copy.deepcopy(raw),
+    )
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    path = resolve_config_path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML ({error}).".replace("\n", " ")) from None
+    return build_config(apply_overrides(raw or {}, overrides or []), name=path.stem)

@@ -1,0 +1,132 @@
+"""The Lightning module that trains one stage of a scalable codec.
+
+Losses (task-compatible paper Eq. 3 and 4; reconstruction distortion is RMSE on 0–255):
+base ``λ_b·d_b + R_b + β·‖X̂ − X‖``; enhancement ``λ_e·d_e + R(Ŷ_e | Ŷ_b)`` with the base frozen.
+Rates are in bits per pixel and come from the same quantised latents the coder writes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from hmcodec.codec.scalable import ScalableCodec
+from hmcodec.entropy.base import LatentEntropyModel
+from hmcodec.errors import HmcodecError
+from hmcodec.tasks.base import TaskMetric
+from hmcodec.train.config import StageConfig
+
+
+class TrainingDiverged(HmcodecError):
+    """The loss became NaN or infinite."""
+
+
+def rmse_255(output: Tensor, target: Tensor) -> Tensor:
+    """Root mean squared error on the 0–255 scale, per batch."""
+    return torch.sqrt(torch.mean((output - target) ** 2) + 1e-12) * 255.0
+
+
+def psnr(output: Tensor, target: Tensor) -> Tensor:
+    """Mean PSNR (dB) of a batch of [0, 1] images, each image clamped and scored separately."""
+    mse = ((output.clamp(0, 1) - target) ** 2).flatten(1).mean(1).clamp_min(1e-10)
+    return (10 * torch.log10(1.0 / mse)).mean()
+
+
+def bits_per_pixel(likelihoods: dict[str, Tensor], pixels: int) -> Tensor:
+    total = sum((-torch.log2(lik)).sum() for lik in likelihoods.values())
+    return total / pixels if likelihoods else torch.zeros(())
+
+
+class CodecModule(L.LightningModule):
+    """Trains the base layer (stage ``base``) or the enhancement layer (``enhancement``)."""
+
+    def __init__(self, codec: ScalableCodec, stage: StageConfig) -> None:
+        super().__init__()
+        self.codec = codec
+        self.stage = stage
+        self.frozen = codec.base_modules() if stage.stage == "enhancement" else []
+        for module in self.frozen:
+            module.requires_grad_(False)
+        self._metric: TaskMetric | None = None
+
+    def train(self, mode: bool = True) -> CodecModule:
+        super().train(mode)
+        for module in self.frozen:  # a frozen base keeps its BatchNorm statistics
+            module.eval()
+        return self
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        parameters = [p for p in self.codec.parameters() if p.requires_grad]
+        return torch.optim.Adam(parameters, lr=self.stage.lr)
+
+    def _aux_loss(self) -> Tensor:
+        losses = [
+            m.aux_loss()
+            for m in self.codec.modules()
+            if isinstance(m, LatentEntropyModel) and any(p.requires_grad for p in m.parameters())
+        ]
+        return sum(losses, torch.zeros((), device=self.device))
+
+    def losses(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        x = batch["image"]
+        pixels = x.shape[0] * x.shape[2] * x.shape[3]
+        if self.stage.stage == "base":
+            out = self.codec.forward_base(x, beta=self.stage.beta)
+            task = self.codec.task.loss(out["image_like"], batch)
+            bpp = bits_per_pixel(out["likelihoods"], pixels)
+            direct = rmse_255(out["direct"], x)
+            loss = self.stage.lmbda * task + bpp + direct
+            return {
+                "loss": loss,
+                "task_loss": task,
+                "bpp": bpp,
+                "direct_rmse": direct,
+                "direct_psnr": psnr(out["direct"], x),
+                "image_like": out["image_like"],
+            }
+        with torch.no_grad():
+            y_hat_b = self.codec.forward_base(x)["y_hat"]
+        out = self.codec.forward_enhancement(x, y_hat_b)
+        distortion = rmse_255(out["output"], x)
+        bpp = bits_per_pixel(out["likelihoods"], pixels)
+        loss = self.stage.lmbda * distortion + bpp
+        return {"loss": loss, "rmse": distortion, "bpp": bpp, "psnr": psnr(out["output"], x)}
+
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> Tensor:
+        values = self.losses(batch)
+        loss = values["loss"] + self._aux_loss()
+        if not math.isfinite(float(loss.detach())):
+            raise TrainingDiverged(
+                f"the training loss became {float(loss)} at step "
+                f"{self.global_step}; lower the learning rate."
+            )
+        self.log_dict(
+            {f"train/{k}": v for k, v in values.items() if k != "image_like"},
+            prog_bar=False,
+            batch_size=batch["image"].shape[0],
+        )
+        self.log("loss", values["loss"], prog_bar=True, logger=False)
+        self.log("bpp", values["bpp"], prog_bar=True, logger=False)
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._metric = self.codec.task.metric() if self.stage.stage == "base" else None
+
+    def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        values = self.losses(batch)
+        if self._metric is not None:
+            self._metric.update(self.codec.task.predict(values["image_like"]), batch)
+        self.log_dict(
+            {f"val/{k}": v for k, v in values.items() if k != "image_like"},
+            batch_size=batch["image"].shape[0],
+            sync_dist=True,
+        )
+
+    def on_validation_epoch_end(self) -> None:
+        if self._metric is not None:
+            results = self._metric.compute()
+            self.log_dict({f"val/{k}": float(v) for k, v in results.items()}, sync_dist=True)

@@ -1,0 +1,180 @@
+"""Run an experiment config: stages in order, atomic checkpoints, resume, and model export.
+
+``train(config, out)`` trains every stage of ``config.stages`` (the base layer first, then the
+enhancement layer on the frozen base), writes Lightning checkpoints under
+``out/stage<i>-<name>/checkpoints`` (atomically), TensorBoard logs under ``out/logs`` and, at the
+end, the self-describing model file ``out/model.ckpt``. Under ``torchrun`` the same call trains
+data-parallel (gloo on CPU, NCCL on GPU) with no code change.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, OnExceptionCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch.utils.data import DataLoader
+
+from hmcodec import __version__
+from hmcodec.checkpoint import LoadedModel, load_model, save_model
+from hmcodec.codec.scalable import ScalableCodec
+from hmcodec.data import build_dataset, collate
+from hmcodec.errors import ConfigError, HmcodecError
+from hmcodec.io import atomic_torch_save
+from hmcodec.train.config import ExperimentConfig, StageConfig
+from hmcodec.train.module import CodecModule
+
+log = logging.getLogger("hmcodec")
+
+MODEL_FILE = "model.ckpt"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoints written to a temporary file and renamed into place."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None):
+        atomic_torch_save(checkpoint, path)
+
+
+class TrainingInterrupted(HmcodecError):
+    exit_code = 130
+
+
+def _loader(spec: dict[str, Any], batch_size: int, workers: int, shuffle: bool) -> DataLoader:
+    return DataLoader(
+        build_dataset(spec),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        collate_fn=collate,
+        drop_last=shuffle,
+        persistent_workers=workers > 0,
+    )
+
+
+def _latest_checkpoint(directory: Path) -> Path | None:
+    candidates = [p for p in directory.glob("*.ckpt") if p.is_file()]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
+def _load_base(codec: ScalableCodec, model: LoadedModel) -> None:
+    """Copy the base layer (and task head) of a trained model into ``codec``."""
+    prefixes = ("base_analysis.", "base_entropy.", "base_synthesis.", "task.", "recon_head.")
+    state = {k: v for k, v in model.codec.state_dict().items() if k.startswith(prefixes)}
+    missing = [k for k in codec.state_dict() if k.startswith(prefixes) and k not in state]
+    if missing:
+        raise ConfigError(f"{model.name} has no base layer matching this model's architecture.")
+    codec.load_state_dict(state, strict=False)
+
+
+def _trainer(
+    config: ExperimentConfig, stage: StageConfig, stage_dir: Path, out: Path, progress: bool
+) -> L.Trainer:
+    settings = config.trainer
+    interval = min(settings.val_check_interval, stage.max_steps)
+    callbacks: list[Any] = [
+        ModelCheckpoint(
+            dirpath=stage_dir / "checkpoints",
+            filename="step{step}",
+            save_last=True,
+            every_n_train_steps=interval,
+            save_top_k=1,
+            monitor="val/loss",
+            auto_insert_metric_name=False,
+        ),
+        OnExceptionCheckpoint(dirpath=stage_dir / "checkpoints", filename="interrupted"),
+    ]
+    if settings.early_stopping_patience:
+        callbacks.append(EarlyStopping("val/loss", patience=settings.early_stopping_patience))
+    return L.Trainer(
+        default_root_dir=stage_dir,
+        max_steps=stage.max_steps,
+        max_epochs=-1,
+        val_check_interval=interval,
+        check_val_every_n_epoch=None,
+        limit_val_batches=settings.limit_val_batches,
+        gradient_clip_val=settings.gradient_clip_val,
+        accelerator=settings.accelerator,
+        devices=settings.devices,
+        strategy=settings.strategy,
+        precision=settings.precision,
+        log_every_n_steps=settings.log_every_n_steps,
+        logger=TensorBoardLogger(out / "logs", name=stage_dir.name, version=""),
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=progress and settings.progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+
+
+def train(
+    config: ExperimentConfig,
+    out: str | os.PathLike[str],
+    resume: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Train every stage of ``config`` into ``out``; returns the exported model file."""
+    out = Path(out)
+    if not resume and out.exists() and any(out.iterdir()):
+        raise ConfigError(
+            f"{out} already holds a training run; pass --resume to continue it "
+            "or choose another --out."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    codec = ScalableCodec(config.model)
+    data = config.data
+    batch_size, workers = int(data.get("batch_size", 8)), int(data.get("num_workers", 0))
+    train_loader = _loader(data["train"], batch_size, workers, shuffle=True)
+    val_loader = _loader(data.get("val", data["train"]), batch_size, workers, shuffle=False)
+    started = time.time()
+    metrics: dict[str, dict[str, float]] = {}
+    for index, stage in enumerate(config.stages):
+        stage_dir = out / f"stage{index}-{stage.stage}"
+        finished = stage_dir / "final.pt"
+        if finished.is_file():
+            codec.load_state_dict(torch.load(finished, map_location="cpu", weights_only=True))
+            log.info("stage %d (%s) already finished; skipped", index, stage.stage)
+            continue
+        if stage.init_from:
+            _load_base(codec, load_model(stage.init_from))
+        module = CodecModule(codec, stage)
+        trainer = _trainer(config, stage, stage_dir, out, progress)
+        checkpoint = _latest_checkpoint(stage_dir / "checkpoints") if resume else None
+        if checkpoint:
+            log.info("resuming stage %d (%s) from %s", index, stage.stage, checkpoint)
+        trainer.fit(module, train_loader, val_loader, ckpt_path=checkpoint)
+        if trainer.interrupted:
+            raise TrainingInterrupted(
+                f"training was interrupted in stage {index} "
+                f"({stage.stage}); continue it with --resume."
+            )
+        metrics[f"stage{index}-{stage.stage}"] = {
+            k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")
+        } | {"steps": trainer.global_step}
+        if trainer.is_global_zero:
+            atomic_torch_save(codec.state_dict(), finished)
+        trainer.strategy.barrier()
+    model_path = out / MODEL_FILE
+    if int(os.environ.get("RANK", "0")) == 0:
+        save_model(
+            codec,
+            model_path,
+            provenance={
+                "hmcodec": __version__,
+                "config": config.as_dict(),
+                "command": " ".join(sys.argv),
+                "metrics": metrics,
+                "training_seconds": round(time.time() - started, 1),
+            },
+        )
+    return model_path

@@ -1,0 +1,127 @@
+"""BD-rate/BD-metric through the bjontegaard package, checked against known cases."""
+
+from __future__ import annotations
+
+import bjontegaard
+import numpy as np
+import pytest
+from scipy.interpolate import PchipInterpolator
+
+from hmcodec.errors import ConfigError
+from hmcodec.evaluate.bdrate import METHODS, bd_metric, bd_rate, compare
+from hmcodec.evaluate.results import RDResults
+
+# The example of the bjontegaard README (x265 presets, rates in kbps).
+RATE_ANCHOR = [9487.76, 4593.60, 2486.44, 1358.24]
+PSNR_ANCHOR = [40.037, 38.615, 36.845, 34.851]
+RATE_TEST = [9787.80, 4469.00, 2451.52, 1356.24]
+PSNR_TEST = [40.121, 38.651, 36.970, 34.987]
+# What the README's example prints with bjontegaard 1.3.0 (the README shows the code, not the
+# numbers): BD-rate % and BD-PSNR dB per method.
+README_VALUES = {
+    "akima": (-4.4252, 0.1194),
+    "pchip": (-4.4175, 0.1197),
+    "cubic": (-4.4205, 0.1204),
+}
+
+
+def curve(name: str, bpp: list[float], psnr: list[float], key: str = "psnr-rgb") -> RDResults:
+    return RDResults(name=name, results={"bpp": list(bpp), key: list(psnr)})
+
+
+ANCHOR = curve("anchor", RATE_ANCHOR, PSNR_ANCHOR)
+TEST = curve("test", RATE_TEST, PSNR_TEST)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_readme_example_matches_the_package(method: str) -> None:
+    expected_rate, expected_psnr = README_VALUES[method]
+    rate, psnr = bd_rate(ANCHOR, TEST, method=method), bd_metric(ANCHOR, TEST, method=method)
+    assert rate == pytest.approx(expected_rate, abs=1e-4)
+    assert psnr == pytest.approx(expected_psnr, abs=1e-4)
+    direct = bjontegaard.bd_rate(RATE_ANCHOR, PSNR_ANCHOR, RATE_TEST, PSNR_TEST, method=method)
+    assert rate == pytest.approx(direct, rel=1e-12)
+
+
+def test_cubic_is_the_vceg_m33_polynomial_and_pchip_the_hermite_spline() -> None:
+    """Independent re-computations: np.polyfit (VCEG-M33) and scipy's PCHIP."""
+    da, dt = np.array(PSNR_ANCHOR), np.array(PSNR_TEST)
+    la, lt = np.log10(RATE_ANCHOR), np.log10(RATE_TEST)
+    lo, hi = max(da.min(), dt.min()), min(da.max(), dt.max())
+    pa, pt = np.polyint(np.polyfit(da, la, 3)), np.polyint(np.polyfit(dt, lt, 3))
+    m33 = (
+        (np.polyval(pt, hi) - np.polyval(pt, lo)) - (np.polyval(pa, hi) - np.polyval(pa, lo))
+    ) / (hi - lo)
+    assert bd_rate(ANCHOR, TEST, method="cubic") == pytest.approx((10**m33 - 1) * 100, rel=1e-9)
+    ia, it = PchipInterpolator(da[::-1], la[::-1]), PchipInterpolator(dt[::-1], lt[::-1])
+    avg = (it.integrate(lo, hi) - ia.integrate(lo, hi)) / (hi - lo)
+    assert bd_rate(ANCHOR, TEST, method="pchip") == pytest.approx((10**avg - 1) * 100, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_swapping_anchor_and_test_flips_the_sign(method: str) -> None:
+    forward, backward = bd_rate(ANCHOR, TEST, method=method), bd_rate(TEST, ANCHOR, method=method)
+    assert forward < 0 < backward
+    assert backward == pytest.approx(-forward, rel=0.1)  # approximately: ±x% is not symmetric
+    assert (1 + forward / 100) * (1 + backward / 100) == pytest.approx(1, abs=1e-9)
+    assert bd_metric(TEST, ANCHOR, method=method) == pytest.approx(
+        -bd_metric(ANCHOR, TEST, method=method)
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_identical_curves_give_zero(method: str) -> None:
+    assert bd_rate(ANCHOR, ANCHOR, method=method) == pytest.approx(0, abs=1e-9)
+    assert bd_metric(ANCHOR, ANCHOR, method=method) == pytest.approx(0, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_ten_percent_less_rate_everywhere_gives_minus_ten(method: str) -> None:
+    bpp = [0.1, 0.25, 0.5, 0.8, 1.2]
+    psnr = [27.0, 29.5, 32.0, 34.0, 36.0]
+    cheaper = curve("cheaper", [0.9 * b for b in bpp], psnr)
+    assert bd_rate(curve("a", bpp, psnr), cheaper, method=method) == pytest.approx(-10, abs=1e-9)
+
+
+def test_unequal_point_counts_and_compressai_aliases() -> None:
+    compressai = curve("compressai", RATE_ANCHOR + [20000.0], PSNR_ANCHOR + [41.5], key="psnr")
+    assert np.isfinite(bd_rate(compressai, TEST))
+
+
+def test_compare_reports_both_methods_and_overlap() -> None:
+    results = compare(ANCHOR, TEST)
+    assert [r.method for r in results] == ["pchip", "cubic"]
+    assert all(r.metric == "psnr-rgb" and 0.9 < r.overlap <= 1 for r in results)
+
+
+def test_non_overlapping_curves_are_refused() -> None:
+    high = curve("high", [0.5, 1, 2, 4], [41.0, 43.0, 45.0, 47.0])
+    low = curve("low", [0.5, 1, 2, 4], [21.0, 23.0, 25.0, 27.0])
+    with pytest.raises(ConfigError, match="do not overlap"):
+        bd_rate(low, high)
+    far = curve("far", [10, 20, 40, 80], [21.0, 23.0, 25.0, 27.0])
+    with pytest.raises(ConfigError, match="bpp ranges"):
+        bd_metric(low, far)
+
+
+def test_fewer_than_four_points_are_refused() -> None:
+    three = curve("three", [0.2, 0.5, 1.0], [28.0, 31.0, 34.0])
+    with pytest.raises(ConfigError, match="at least 4 RD points.*cubic"):
+        bd_rate(ANCHOR, three)
+    nan_point = curve("nan", RATE_TEST, [PSNR_TEST[0], float("nan"), *PSNR_TEST[2:]])
+    with pytest.raises(ConfigError, match="3 usable"):
+        bd_rate(ANCHOR, nan_point)
+
+
+def test_unknown_method_and_metric_are_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown BD method"):
+        bd_rate(ANCHOR, TEST, method="linear")
+    with pytest.raises(ConfigError, match="no 'miou'"):
+        bd_rate(ANCHOR, TEST, metric="miou")
+
+
+def test_bd_metric_alone_undefined_is_nan_in_compare() -> None:
+    cheap = curve("cheap", [0.1, 0.2, 0.3, 0.4], [27.0, 29.0, 31.5, 34.0])
+    costly = curve("costly", [1.0, 2.0, 3.0, 4.0], [25.0, 28.0, 31.0, 33.0])
+    (result,) = compare(cheap, costly, methods=("pchip",))
+    assert result.bd_rate > 100 and np.isnan(result.bd_metric)
