@@ -26,9 +26,23 @@ MODEL_FORMAT = "hmcodec-model"
 MODEL_VERSION = 1
 
 
+def _offline(config: dict[str, Any]) -> dict[str, Any]:
+    """The stored config with pretrained-weight names removed from its tasks.
+
+    The model file already holds every weight; rebuilding must not reload or download them.
+    """
+    config = dict(config)
+    for key in ("task", "secondary_task"):
+        if isinstance(config.get(key), dict):
+            config[key] = {
+                k: v for k, v in config[key].items() if k not in ("weights", "backbone_weights")
+            }
+    return config
+
+
 def fingerprint(codec: ScalableCodec) -> bytes:
     """8-byte SHA-256 prefix over the architecture config and every tensor of the state dict."""
-    digest = hashlib.sha256(json.dumps(codec.config.as_dict(), sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps(_offline(codec.config.as_dict()), sort_keys=True).encode())
     for name, tensor in sorted(codec.state_dict().items()):
         digest.update(name.encode())
         digest.update(str(tensor.dtype).encode())
@@ -60,6 +74,7 @@ def prepare(codec: ScalableCodec, provenance: dict[str, Any] | None = None) -> L
 def save_model(
     codec: ScalableCodec, path: str | os.PathLike[str], provenance: dict[str, Any] | None = None
 ) -> LoadedModel:
+    codec = codec.for_inference()
     model = prepare(codec, provenance)
     payload = {
         "format": MODEL_FORMAT,
@@ -67,6 +82,9 @@ def save_model(
         "config": codec.config.as_dict(),
         "state_dict": codec.state_dict(),
         "label_names": list(codec.task.label_names),
+        "secondary_label_names": list(codec.secondary_task.label_names)
+        if codec.secondary_task
+        else [],
         "fingerprint": model.fingerprint.hex(),
         "provenance": json.loads(json.dumps(model.provenance, default=str)),
     }
@@ -95,7 +113,7 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
             f"reads version {MODEL_VERSION}."
         )
     try:
-        codec = ScalableCodec(CodecConfig.from_dict(payload["config"]))
+        codec = ScalableCodec(CodecConfig.from_dict(_offline(payload["config"])))
         codec.load_state_dict(payload["state_dict"])
     except HmcodecError as error:
         raise ModelError(f"{path} describes a model this hmcodec cannot build: {error}") from None

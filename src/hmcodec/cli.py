@@ -19,10 +19,14 @@ log = logging.getLogger("hmcodec")
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from hmcodec.train.config import load_config
-    from hmcodec.train.run import train
+    from hmcodec.train.run import train, train_sweep
 
     config = load_config(args.config, args.set)
     out = args.out or Path("runs") / config.name
+    if config.sweep:
+        models = train_sweep(config, out, resume=args.resume, progress=not args.no_progress)
+        print("models written to " + ", ".join(str(m) for m in models))
+        return 0
     model = train(config, out, resume=args.resume, progress=not args.no_progress)
     print(f"model written to {model}")
     return 0
@@ -55,6 +59,9 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     decoded = decode(model, stream, args.layers)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     written = model.codec.task.save_prediction(decoded.prediction, args.output)
+    if decoded.secondary_prediction is not None:
+        secondary = model.codec.secondary_task
+        written += secondary.save_prediction(decoded.secondary_prediction, f"{args.output}_enh")
     if decoded.image is not None:
         written.append(write_png(decoded.image, f"{args.output}.png"))
     print("wrote " + ", ".join(str(p) for p in written))

@@ -33,6 +33,8 @@ class Decoded:
     layers: tuple[int, ...]
     prediction: Any
     image: Tensor | None = None
+    #: the enhancement layer's task output, for codecs whose second output is a task.
+    secondary_prediction: Any = None
     latents: dict[int, Tensor] = field(default_factory=dict)
 
 
@@ -96,7 +98,11 @@ def decode(model: LoadedModel, stream: Stream, layers: str = "all") -> Decoded:
         decoded.layers = (BASE, ENHANCEMENT)
     else:
         output, _ = codec.enhancement.decompress([], y_hat_b)
-    decoded.image = output[0, :, :height, :width].clamp(0, 1)
+    output = output[..., :height, :width]
+    if codec.secondary_task is not None:
+        decoded.secondary_prediction = codec.secondary_task.predict(output)[0]
+    else:
+        decoded.image = output[0].clamp(0, 1)
     return decoded
 
 

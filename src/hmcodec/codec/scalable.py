@@ -46,6 +46,10 @@ class CodecConfig:
     task: dict[str, Any] = field(
         default_factory=lambda: {"name": "segmentation-tiny", "num_classes": 6}
     )
+    #: a second vision task served by the enhancement layer instead of the image.
+    secondary_task: dict[str, Any] | None = None
+    #: weight α of the auxiliary recognition branch on ŷ_b (arXiv 2402.08267); 0 = none.
+    auxiliary_alpha: float = 0.0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CodecConfig:
@@ -68,6 +72,14 @@ class CodecConfig:
             raise ConfigError(
                 f"unknown quantizer {self.quantizer!r}; known: {', '.join(QUANTIZERS)}."
             )
+        if self.auxiliary_alpha < 0:
+            raise ConfigError("auxiliary_alpha must be >= 0.")
+        for task in (self.task, self.secondary_task or {"name": "-"}):
+            if not isinstance(task, dict) or "name" not in task:
+                raise ConfigError(
+                    "a task must be a mapping with a name, e.g. "
+                    "{name: segmentation-tiny, num_classes: 6}."
+                )
         if "name" not in self.task:
             raise ConfigError(
                 "the model's task needs a name, e.g. task: {name: segmentation-tiny}."
@@ -95,6 +107,24 @@ def pad_to_stride(x: Tensor) -> Tensor:
     return x
 
 
+class AuxiliaryBranch(nn.Module):
+    """A shallow recognition branch on the base latent, for training only (arXiv 2402.08267).
+
+    A 1×1 convolution and a 16× pixel shuffle turn ŷ_b into an image-like input for a fresh copy
+    of the task head; its loss (weight α) shapes the encoder and is never coded or decoded.
+    """
+
+    def __init__(self, channels: int, task: dict[str, Any]) -> None:
+        super().__init__()
+        self.to_image = nn.Sequential(
+            nn.Conv2d(channels, 3 * STRIDE**2, 1), nn.PixelShuffle(STRIDE)
+        )
+        self.task = build_task(task)
+
+    def loss(self, y_hat: Tensor, batch: dict[str, Any]) -> Tensor:
+        return self.task.loss(self.to_image(y_hat), batch)
+
+
 class ScalableCodec(nn.Module):
     """Base layer (task) + one enhancement layer (image or second task), as in Fig. 1."""
 
@@ -109,6 +139,10 @@ class ScalableCodec(nn.Module):
         self.base_synthesis = SynthesisTransform(config.base_channels, 3, size)
         self.task = build_task(config.task)
         self.recon_head = SynthesisTransform(config.base_channels, 3, size)
+        self.secondary_task = build_task(config.secondary_task) if config.secondary_task else None
+        self.auxiliary = (
+            AuxiliaryBranch(config.base_channels, config.task) if config.auxiliary_alpha else None
+        )
         self.enhancement = ENHANCEMENTS.build(
             config.method,
             base_channels=config.base_channels,
@@ -138,13 +172,19 @@ class ScalableCodec(nn.Module):
         return self.enhancement(x, y_hat_b)
 
     def base_modules(self) -> list[nn.Module]:
-        return [
-            self.base_analysis,
-            self.base_entropy,
-            self.base_synthesis,
-            self.task,
-            self.recon_head,
-        ]
+        modules = [self.base_analysis, self.base_entropy, self.base_synthesis, self.task]
+        modules.append(self.recon_head)
+        return modules + ([self.auxiliary] if self.auxiliary is not None else [])
+
+    def for_inference(self) -> ScalableCodec:
+        """This codec without its training-only branches (the auxiliary recognition branch)."""
+        if self.auxiliary is None:
+            return self
+        config = CodecConfig.from_dict(self.config.as_dict() | {"auxiliary_alpha": 0.0})
+        codec = ScalableCodec(config)
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("auxiliary.")}
+        codec.load_state_dict(state)
+        return codec
 
     def update(self) -> None:
         """Build every entropy model's coder tables (CompressAI's ``update()``)."""

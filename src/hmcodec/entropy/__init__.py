@@ -1,6 +1,6 @@
 """Quantisation and entropy models; every model is registered by name in ENTROPY_MODELS."""
 
-from hmcodec.entropy import factorized, gaussian  # noqa: F401  (register the models)
+from hmcodec.entropy import checkerboard, factorized, gaussian, grouped, hyperprior  # noqa: F401
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel
 from hmcodec.entropy.quantize import quantize, scale_gradient
 

@@ -190,6 +190,12 @@ def _pillow_missing(feature: str, what: str) -> Callable[[], str | None]:
 _PIL = f"Pillow {PIL.__version__}"
 
 
+def _libjpeg() -> str:
+    if features.check("libjpeg_turbo"):
+        return f"libjpeg-turbo {features.version('libjpeg_turbo')}"
+    return f"libjpeg {features.version('jpg')}"
+
+
 @CODECS.register("jpeg")
 def _jpeg() -> ClassicalCodec:
     return ClassicalCodec(
@@ -199,7 +205,7 @@ def _jpeg() -> ClassicalCodec:
         decode=_pillow_decode,
         default_qualities=(5, 15, 30, 50, 75, 90),
         quality_name="libjpeg quality 1–100 (4:2:0)",
-        library=f"{_PIL}, libjpeg {features.version('jpg')}",
+        library=f"{_PIL}, {_libjpeg()}",
         unavailable=_pillow_missing("jpg", "JPEG"),
     )
 
@@ -220,6 +226,15 @@ def _webp() -> ClassicalCodec:
     )
 
 
+def _avif_codecs() -> str:
+    try:
+        from PIL import _avif as pil_avif
+
+        return f" ({pil_avif.codec_versions()})"
+    except (ImportError, AttributeError):
+        return ""
+
+
 @CODECS.register("avif")
 def _avif() -> ClassicalCodec:
     return ClassicalCodec(
@@ -231,7 +246,7 @@ def _avif() -> ClassicalCodec:
         decode=_pillow_decode,
         default_qualities=(20, 35, 50, 65, 80, 90),
         quality_name="libavif quality 0–100 (4:2:0, speed 6)",
-        library=f"{_PIL}, libavif {features.version('avif')}",
+        library=f"{_PIL}, libavif {features.version('avif')}{_avif_codecs()}",
         unavailable=_pillow_missing("avif", "AVIF"),
     )
 

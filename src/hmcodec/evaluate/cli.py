@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bdrate",
         help="BD-rate and BD-metric of one RD results file against another",
-        description="Print BD-rate (%%) and BD-metric of TEST against ANCHOR with a piecewise "
+        description="Print BD-rate (%) and BD-metric of TEST against ANCHOR with a piecewise "
         "cubic method and with the VCEG-M33 cubic polynomial.",
     )
     p.add_argument("anchor", type=Path, help="anchor results JSON (ours or CompressAI's)")

@@ -3,24 +3,44 @@
 For each image: encode all layers, decode the extracted base-only stream for the task metric
 (the decoder never sees the enhancement chunk), decode the full stream for the image, and put
 the estimated rate (from the same quantised latents' likelihoods) beside the measured one.
+
+:func:`evaluate_models` turns one evaluation per model into an RD results file (one point per
+model) in CompressAI's layout (the file: docs/evaluation.md). Rates of one point:
+
+* ``bpp``: what the method's RD curve is plotted against — the whole stream (container
+  included) for methods that count the base rate (conditional, residual, simulcast, direct),
+  the size of an enhancement-only stream for ``standalone`` (the upper baseline), and the size
+  of the extracted base-only stream with ``layers="base"``;
+* ``bpp_total``: the whole stream; ``bpp_base`` / ``bpp_enhancement``: the layers' payloads;
+* ``bpp_estimated`` (estimated counterpart of ``bpp``, without container bytes),
+  ``bpp_estimated_base`` and ``bpp_estimated_enhancement``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from hmcodec import __version__
 from hmcodec.bitstream import Stream
-from hmcodec.checkpoint import LoadedModel
+from hmcodec.checkpoint import LoadedModel, load_model
 from hmcodec.codec.api import decode, encode
 from hmcodec.codec.scalable import BASE, ENHANCEMENT, pad_to_stride
-from hmcodec.data import collate
-from hmcodec.train.module import bits_per_pixel, psnr
+from hmcodec.data import build_dataset, collate
+from hmcodec.errors import ConfigError
+from hmcodec.evaluate.image_metrics import ms_ssim, psnr
+from hmcodec.evaluate.results import RDResults
+from hmcodec.train.module import bits_per_pixel
+
+LAYERS = ("base", "all")
 
 
 @torch.no_grad()
@@ -42,6 +62,7 @@ class Evaluation:
 
     per_image: list[dict[str, Any]] = field(default_factory=list)
     task: dict[str, float] = field(default_factory=dict)
+    layers: str = "all"
 
     def mean(self, key: str) -> float:
         values = [r[key] for r in self.per_image if key in r]
@@ -52,36 +73,216 @@ class Evaluation:
         return {k: self.mean(k) for k in keys} | self.task
 
 
+def sample_name(sample: dict[str, Any], index: int) -> str:
+    """A short name for a sample: its file name if it has one, else its index."""
+    meta = sample.get("meta") or {}
+    if isinstance(meta, dict) and meta.get("path"):
+        return Path(str(meta["path"])).name
+    return str(meta.get("index", index)) if isinstance(meta, dict) else str(index)
+
+
+def parse_dataset_spec(tokens: str | Sequence[str]) -> dict[str, Any]:
+    """``["shapesworld", "split=test", "image_size=256"]`` → a ``build_dataset`` spec.
+
+    The first token is the dataset name (or ``name=...``); the others are ``key=value`` with the
+    value read as YAML (``256`` → int, ``true`` → bool, ``[1, 2]`` → list).
+    """
+    items = tokens.split() if isinstance(tokens, str) else list(tokens)
+    if not items:
+        raise ConfigError("the dataset spec is empty; e.g. --dataset kodak.")
+    spec: dict[str, Any] = {}
+    if "=" not in items[0]:
+        spec["name"] = items.pop(0)
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"dataset option {item!r} is not KEY=VALUE.")
+        try:
+            spec[key] = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            raise ConfigError(f"dataset option {item!r} has a value that is not YAML.") from None
+    if "name" not in spec:
+        raise ConfigError("the dataset spec names no dataset; e.g. --dataset kodak.")
+    return spec
+
+
+def describe_dataset(spec: dict[str, Any]) -> str:
+    """The spec as typed: ``shapesworld split=test image_size=256``."""
+    options = [f"{k}={v}" for k, v in spec.items() if k != "name"]
+    return " ".join([str(spec.get("name", "?")), *options])
+
+
+def _has_targets(model: LoadedModel, sample: dict[str, Any]) -> bool:
+    keys = model.codec.task.target_keys
+    return bool(keys) and all(sample.get(k) is not None for k in keys)
+
+
+def _stream_bpp(stream: Stream, pixels: int) -> float:
+    return len(stream.to_bytes()) * 8 / pixels
+
+
+@torch.no_grad()
 def evaluate_model(
-    model: LoadedModel, dataset: Dataset | Iterable[dict[str, Any]], progress: bool = False
+    model: LoadedModel,
+    dataset: Dataset | Iterable[dict[str, Any]],
+    progress: bool = False,
+    layers: str = "all",
+    max_images: int | None = None,
+    per_image_task: bool = False,
 ) -> Evaluation:
+    """Code every image of ``dataset`` into a real stream and score what the decoder gets.
+
+    ``layers="base"`` skips the full decode (no image metrics); the task metric always comes
+    from the extracted base-only stream and is skipped for samples without the task's targets
+    (e.g. Kodak). ``per_image_task`` adds each image's own task metrics to its record.
+    """
+    if layers not in LAYERS:
+        raise ConfigError(f"layers must be one of {', '.join(LAYERS)}, not {layers!r}.")
     codec = model.codec
     metric = codec.task.metric()
-    result = Evaluation()
-    samples = tqdm(dataset, desc="evaluating", disable=not progress, leave=False)
-    for index, sample in enumerate(samples):
+    scored = 0
+    result = Evaluation(layers=layers)
+    samples: Iterable[dict[str, Any]] = dataset
+    total = len(dataset) if hasattr(dataset, "__len__") else None  # type: ignore[arg-type]
+    if max_images is not None:
+        samples = itertools.islice(samples, max_images)
+        total = min(total, max_images) if total is not None else max_images
+    bar = tqdm(samples, desc=f"evaluating {model.name}", total=total, disable=not progress)
+    for index, sample in enumerate(bar):
         image = sample["image"]
         pixels = image.shape[-2] * image.shape[-1]
         stream = encode(model, image)
         full = Stream.from_bytes(stream.to_bytes())
         base_only = Stream.from_bytes(full.select([BASE]).to_bytes())
         base_decoded = decode(model, base_only, "base")
-        metric.update([base_decoded.prediction], collate([sample]))
+        if _has_targets(model, sample):
+            batch = collate([sample])
+            metric.update([base_decoded.prediction], batch)
+            scored += 1
         estimate = estimated_bits(model, image)
         record: dict[str, Any] = {
             "index": index,
-            "bpp": len(full.to_bytes()) * 8 / pixels,
+            "image": sample_name(sample, index),
+            "bpp": _stream_bpp(base_only if layers == "base" else full, pixels),
+            "bpp_total": _stream_bpp(full, pixels),
             "bpp_base": full.chunk(BASE).payload_bytes * 8 / pixels,
+            "bpp_base_stream": _stream_bpp(base_only, pixels),
             "bpp_estimated_base": estimate[BASE] / pixels,
             "overhead_bytes": float(full.overhead_bytes()),
         }
         if codec.enhancement.has_layer:
             record["bpp_enhancement"] = full.chunk(ENHANCEMENT).payload_bytes * 8 / pixels
+            record["bpp_enhancement_stream"] = _stream_bpp(full.select([ENHANCEMENT]), pixels)
             record["bpp_estimated_enhancement"] = estimate[ENHANCEMENT] / pixels
-        record["bpp_estimated"] = sum(estimate.values()) / pixels
-        decoded = decode(model, full, "all")
-        if decoded.image is not None:
-            record["psnr"] = float(psnr(decoded.image[None], image[None]))
+        used = [BASE] if layers == "base" else list(estimate)
+        record["bpp_estimated"] = sum(estimate[i] for i in used) / pixels
+        if per_image_task and _has_targets(model, sample):
+            own = codec.task.metric()
+            own.update([base_decoded.prediction], collate([sample]))
+            record |= {k: float(v) for k, v in own.compute().items()}
+        if layers == "all":
+            decoded = decode(model, full, "all")
+            if decoded.image is not None:
+                record["psnr"] = float(psnr(image, decoded.image))
+                record["ms_ssim"] = float(ms_ssim(image, decoded.image))
         result.per_image.append(record)
-    result.task = metric.compute()
+    if not result.per_image:
+        raise ConfigError("the dataset holds no images to evaluate.")
+    result.task = {k: float(v) for k, v in metric.compute().items()} if scored else {}
     return result
+
+
+def rd_point(model: LoadedModel, evaluation: Evaluation) -> tuple[float, dict[str, float]]:
+    """The RD point of one evaluation: ``bpp`` and the other ``results`` keys (module doc)."""
+    enhancement = model.codec.enhancement
+    mean = evaluation.mean
+    if evaluation.layers == "base":
+        bpp = mean("bpp_base_stream")
+        metrics = {
+            "bpp_total": mean("bpp_total"),
+            "bpp_base": mean("bpp_base"),
+            "bpp_estimated": mean("bpp_estimated_base"),
+            "bpp_estimated_base": mean("bpp_estimated_base"),
+        }
+        return bpp, metrics | evaluation.task
+    has_layer = enhancement.has_layer
+    est_base = mean("bpp_estimated_base")
+    est_enh = mean("bpp_estimated_enhancement") if has_layer else 0.0
+    if enhancement.counts_base_rate:
+        bpp, estimated = mean("bpp_total"), est_base + est_enh
+    else:
+        bpp, estimated = mean("bpp_enhancement_stream"), est_enh
+    metrics = {
+        "bpp_total": mean("bpp_total"),
+        "bpp_base": mean("bpp_base"),
+        "bpp_enhancement": mean("bpp_enhancement") if has_layer else 0.0,
+        "bpp_estimated": estimated,
+        "bpp_estimated_base": est_base,
+        "bpp_estimated_enhancement": est_enh,
+        "psnr-rgb": mean("psnr"),
+        "ms-ssim": mean("ms_ssim"),
+    }
+    return bpp, metrics | evaluation.task
+
+
+def point_provenance(
+    model: LoadedModel, layers: str, dataset: dict[str, Any], images: int, command: str
+) -> dict[str, Any]:
+    """Where one RD point comes from: the model file, its fingerprint and config, the command."""
+    config = model.codec.config
+    trained = model.provenance.get("config")
+    return {
+        "model": str(model.path) if model.path else None,
+        "fingerprint": model.fingerprint.hex(),
+        "config": trained.get("name") if isinstance(trained, dict) else None,
+        "method": config.method,
+        "base_entropy": config.base_entropy,
+        "enhancement_entropy": config.enhancement_entropy,
+        "layers": layers,
+        "dataset": dict(dataset),
+        "images": images,
+        "command": command,
+        "hmcodec": __version__,
+    }
+
+
+def default_name(models: Sequence[LoadedModel], layers: str) -> str:
+    """``hmcodec <method>`` (methods joined if mixed), ``(base layer)`` with ``layers="base"``."""
+    methods = "+".join(dict.fromkeys(m.codec.config.method for m in models))
+    return f"hmcodec {methods}" + (" (base layer)" if layers == "base" else "")
+
+
+def evaluate_models(
+    models: Sequence[str | Path | LoadedModel],
+    dataset: dict[str, Any],
+    layers: str = "all",
+    max_images: int | None = None,
+    per_image: bool = False,
+    name: str | None = None,
+    command: str = "",
+    progress: bool = False,
+) -> RDResults:
+    """One RD point per model on the dataset ``dataset`` (a ``build_dataset`` spec)."""
+    if not models:
+        raise ConfigError("give at least one model to evaluate.")
+    loaded = [m if isinstance(m, LoadedModel) else load_model(m) for m in models]
+    data = build_dataset(dataset)
+    if len(data) == 0:  # type: ignore[arg-type]
+        raise ConfigError(f"dataset {dataset} holds no images.")
+    curve = RDResults(name or default_name(loaded, layers))
+    for model in loaded:
+        evaluation = evaluate_model(
+            model, data, progress, layers, max_images, per_image_task=per_image
+        )
+        bpp, metrics = rd_point(model, evaluation)
+        provenance = point_provenance(model, layers, dataset, len(evaluation.per_image), command)
+        curve.add_point(bpp, metrics, provenance, evaluation.per_image if per_image else None)
+    images = len(evaluation.per_image)
+    spec = " ".join(
+        [str(dataset["name"])] + [f"{k}={v}" for k, v in dataset.items() if k != "name"]
+    )
+    curve.description = (
+        f"{images} images of {spec}; rates measured from real .hmc streams "
+        f"({'base layer only' if layers == 'base' else 'all layers'})."
+    )
+    return curve.sorted()

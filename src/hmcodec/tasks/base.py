@@ -25,6 +25,8 @@ class TaskMetric(ABC):
 
     #: the key of ``compute()`` that RD curves plot against bpp (e.g. "miou").
     primary: str
+    #: whether a larger ``primary`` is better (False for errors such as depth RMSE).
+    higher_is_better: bool = True
 
     @abstractmethod
     def update(self, predictions: list[Any], batch: dict[str, Any]) -> None: ...

@@ -43,6 +43,21 @@ from hmcodec.tasks.weights import (
 
 #: boxes scoring below this are kept in the JSON but not drawn in the PNG.
 DRAW_SCORE_THRESHOLD = 0.5
+#: the COCO summary values ``DetectionMetric.compute`` reports (torchmetrics' names).
+COCO_KEYS = (
+    "map",
+    "map_50",
+    "map_75",
+    "map_small",
+    "map_medium",
+    "map_large",
+    "mar_1",
+    "mar_10",
+    "mar_100",
+    "mar_small",
+    "mar_medium",
+    "mar_large",
+)
 
 
 class DetectionMetric(TaskMetric):
@@ -70,15 +85,11 @@ class DetectionMetric(TaskMetric):
         self.images += len(preds)
 
     def compute(self) -> dict[str, float]:
+        """The :data:`COCO_KEYS`; -1 marks an undefined value (no small objects, ...) as in COCO."""
         if self.images == 0:
-            return {"map": math.nan, "map_50": math.nan}
+            return dict.fromkeys(COCO_KEYS, math.nan)
         results = self.average_precision.compute()
-        # -1 marks an undefined value (e.g. map_small without small objects), as in COCO.
-        return {
-            key: float(value)
-            for key, value in results.items()
-            if isinstance(value, Tensor) and value.numel() == 1 and key != "classes"
-        }
+        return {key: float(results[key]) for key in COCO_KEYS}
 
 
 @contextlib.contextmanager

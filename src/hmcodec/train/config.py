@@ -151,10 +151,35 @@ def build_config(raw: dict[str, Any], name: str = "experiment") -> ExperimentCon
     )
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    path = resolve_config_path(path)
+def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``child`` onto ``parent`` (mappings merge, everything else replaces)."""
+    merged = copy.deepcopy(parent)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a YAML config; ``inherit: other.yaml`` (relative to it) is read first and merged."""
+    if path.resolve() in seen:
+        raise ConfigError(f"{path} inherits from itself.")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist.")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML ({error}).".replace("\n", " ")) from None
-    return build_config(apply_overrides(raw or {}, overrides or []), name=path.stem)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} is not a YAML mapping.")
+    parent = raw.pop("inherit", None)
+    if parent is None:
+        return raw
+    return merge(read_config(path.parent / str(parent), (*seen, path.resolve())), raw)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    path = resolve_config_path(path)
+    return build_config(apply_overrides(read_config(path), overrides or []), name=path.stem)

@@ -48,9 +48,14 @@ class CodecModule(L.LightningModule):
         super().__init__()
         self.codec = codec
         self.stage = stage
-        self.frozen = codec.base_modules() if stage.stage == "enhancement" else []
-        for module in self.frozen:
-            module.requires_grad_(False)
+        base = codec.base_modules()
+        trained = base if stage.stage == "base" else [codec.enhancement, codec.secondary_task]
+        trained = [m for m in trained if m is not None]
+        codec.requires_grad_(False)
+        for module in trained:
+            module.requires_grad_(True)
+        # modules outside this stage: frozen, in eval mode (BatchNorm statistics kept)
+        self.frozen = [m for m in codec.children() if all(m is not t for t in trained)]
         self._metric: TaskMetric | None = None
 
     def train(self, mode: bool = True) -> CodecModule:
@@ -91,8 +96,17 @@ class CodecModule(L.LightningModule):
         with torch.no_grad():
             y_hat_b = self.codec.forward_base(x)["y_hat"]
         out = self.codec.forward_enhancement(x, y_hat_b)
-        distortion = rmse_255(out["output"], x)
         bpp = bits_per_pixel(out["likelihoods"], pixels)
+        secondary = self.codec.secondary_task
+        if secondary is not None:
+            task = secondary.loss(out["output"], batch)
+            return {
+                "loss": self.stage.lmbda * task + bpp,
+                "task_loss": task,
+                "bpp": bpp,
+                "image_like": out["output"],
+            }
+        distortion = rmse_255(out["output"], x)
         loss = self.stage.lmbda * distortion + bpp
         return {"loss": loss, "rmse": distortion, "bpp": bpp, "psnr": psnr(out["output"], x)}
 
@@ -113,13 +127,19 @@ class CodecModule(L.LightningModule):
         self.log("bpp", values["bpp"], prog_bar=True, logger=False)
         return loss
 
+    def _scored_task(self):  # the head whose metric this stage's validation reports
+        if self.stage.stage == "base":
+            return self.codec.task
+        return self.codec.secondary_task
+
     def on_validation_epoch_start(self) -> None:
-        self._metric = self.codec.task.metric() if self.stage.stage == "base" else None
+        task = self._scored_task()
+        self._metric = task.metric() if task is not None else None
 
     def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
         values = self.losses(batch)
         if self._metric is not None:
-            self._metric.update(self.codec.task.predict(values["image_like"]), batch)
+            self._metric.update(self._scored_task().predict(values["image_like"]), batch)
         self.log_dict(
             {f"val/{k}": v for k, v in values.items() if k != "image_like"},
             batch_size=batch["image"].shape[0],

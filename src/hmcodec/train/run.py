@@ -9,9 +9,13 @@ data-parallel (gloo on CPU, NCCL on GPU) with no code change.
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ from hmcodec.checkpoint import LoadedModel, load_model, save_model
 from hmcodec.codec.scalable import ScalableCodec
 from hmcodec.data import build_dataset, collate
 from hmcodec.errors import ConfigError, HmcodecError
-from hmcodec.io import atomic_torch_save
+from hmcodec.io import atomic_torch_save, atomic_write
 from hmcodec.train.config import ExperimentConfig, StageConfig
 from hmcodec.train.module import CodecModule
 
@@ -63,6 +67,17 @@ def _loader(spec: dict[str, Any], batch_size: int, workers: int, shuffle: bool) 
 def _latest_checkpoint(directory: Path) -> Path | None:
     candidates = [p for p in directory.glob("*.ckpt") if p.is_file()]
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
+def _finished_steps(stage_dir: Path) -> int:
+    """Steps a stage had trained when it last finished (0 if it never did).
+
+    A finished stage whose config now asks for more steps continues from its last checkpoint.
+    """
+    try:
+        return int(json.loads((stage_dir / "final.json").read_text())["steps"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def _load_base(codec: ScalableCodec, model: LoadedModel) -> None:
@@ -116,15 +131,56 @@ def _trainer(
     )
 
 
+def _fit(
+    trainer: L.Trainer,
+    module: CodecModule,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    checkpoint: Path | None,
+    stage: str,
+) -> None:
+    """``trainer.fit`` that turns Ctrl-C into :class:`TrainingInterrupted`.
+
+    Lightning answers a KeyboardInterrupt by saving (OnExceptionCheckpoint), ignoring further
+    SIGINTs and calling ``sys.exit(1)``; the SIGINT handler is restored here.
+    """
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main_thread else None
+    try:
+        trainer.fit(module, train_loader, val_loader, ckpt_path=checkpoint)
+    except SystemExit:
+        if trainer.interrupted:
+            raise TrainingInterrupted(
+                f"training was interrupted in stage {stage}; continue it with --resume."
+            ) from None
+        raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    if trainer.interrupted:
+        raise TrainingInterrupted(
+            f"training was interrupted in stage {stage}; continue it with --resume."
+        )
+
+
 def train(
     config: ExperimentConfig,
     out: str | os.PathLike[str],
     resume: bool = False,
     progress: bool = True,
+    shared: dict[int, Path] | None = None,
+    warm_start: Path | None = None,
 ) -> Path:
-    """Train every stage of ``config`` into ``out``; returns the exported model file."""
+    """Train every stage of ``config`` into ``out``; returns the exported model file.
+
+    ``shared`` maps stage indices to finished stage folders of another run that are reused as
+    they are (an RD sweep's common base); ``warm_start`` is a state dict file that initialises
+    the codec before its first stage to train (the sweep's lowest-compression point).
+    """
     out = Path(out)
-    if not resume and out.exists() and any(out.iterdir()):
+    shared = shared or {}
+    first_rank = int(os.environ.get("RANK", "0")) == 0
+    if first_rank and not resume and out.exists() and any(out.iterdir()):
         raise ConfigError(
             f"{out} already holds a training run; pass --resume to continue it "
             "or choose another --out."
@@ -138,13 +194,25 @@ def train(
     val_loader = _loader(data.get("val", data["train"]), batch_size, workers, shuffle=False)
     started = time.time()
     metrics: dict[str, dict[str, float]] = {}
+    warm = warm_start
     for index, stage in enumerate(config.stages):
-        stage_dir = out / f"stage{index}-{stage.stage}"
+        stage_dir = shared.get(index, out / f"stage{index}-{stage.stage}")
         finished = stage_dir / "final.pt"
-        if finished.is_file():
+        if _finished_steps(stage_dir) >= stage.max_steps or (
+            index in shared and finished.is_file()
+        ):
             codec.load_state_dict(torch.load(finished, map_location="cpu", weights_only=True))
             log.info("stage %d (%s) already finished; skipped", index, stage.stage)
             continue
+        if warm is not None:
+            base_prefixes = tuple(
+                f"{n}." for n, m in codec.named_children() if m in codec.base_modules()
+            )
+            state = torch.load(warm, map_location="cpu", weights_only=True)
+            if stage.stage == "enhancement":  # keep the (shared) base that was just loaded
+                state = {k: v for k, v in state.items() if not k.startswith(base_prefixes)}
+            codec.load_state_dict(state, strict=False)
+            warm = None
         if stage.init_from:
             _load_base(codec, load_model(stage.init_from))
         module = CodecModule(codec, stage)
@@ -152,20 +220,17 @@ def train(
         checkpoint = _latest_checkpoint(stage_dir / "checkpoints") if resume else None
         if checkpoint:
             log.info("resuming stage %d (%s) from %s", index, stage.stage, checkpoint)
-        trainer.fit(module, train_loader, val_loader, ckpt_path=checkpoint)
-        if trainer.interrupted:
-            raise TrainingInterrupted(
-                f"training was interrupted in stage {index} "
-                f"({stage.stage}); continue it with --resume."
-            )
+        _fit(trainer, module, train_loader, val_loader, checkpoint, f"{index} ({stage.stage})")
         metrics[f"stage{index}-{stage.stage}"] = {
             k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")
         } | {"steps": trainer.global_step}
         if trainer.is_global_zero:
             atomic_torch_save(codec.state_dict(), finished)
+            summary = json.dumps({"steps": trainer.global_step, "metrics": metrics[stage_dir.name]})
+            atomic_write(stage_dir / "final.json", lambda path, text=summary: path.write_text(text))
         trainer.strategy.barrier()
     model_path = out / MODEL_FILE
-    if int(os.environ.get("RANK", "0")) == 0:
+    if first_rank:
         save_model(
             codec,
             model_path,
@@ -178,3 +243,60 @@ def train(
             },
         )
     return model_path
+
+
+def sweep_points(config: ExperimentConfig) -> list[tuple[str, ExperimentConfig]]:
+    """The configs of an RD sweep, lowest compression (largest λ) first.
+
+    ``sweep: {stage: 1, lmbda: [0.02, 0.05, 0.1]}`` trains one model per λ of that stage; the
+    stages before it are trained once and shared.
+    """
+    sweep = config.sweep or {}
+    try:
+        index, values = int(sweep.get("stage", len(config.stages) - 1)), list(sweep["lmbda"])
+        config.stages[index]
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise ConfigError("sweep must be {stage: <stage index>, lmbda: [values...]}.") from None
+    if not values or len(set(values)) != len(values):
+        raise ConfigError("sweep.lmbda must list distinct values.")
+    points = []
+    for value in sorted(values, reverse=True):
+        point = copy.deepcopy(config)
+        point.stages[index].lmbda = float(value)
+        point.source["stages"][index]["lmbda"] = float(value)
+        point.source.pop("sweep", None)
+        point.sweep = None
+        points.append((f"lmbda-{value:g}", point))
+    return points
+
+
+def train_sweep(
+    config: ExperimentConfig,
+    out: str | os.PathLike[str],
+    resume: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Train every point of ``config.sweep``: the first from scratch, the rest warm-started."""
+    out = Path(out)
+    index = int((config.sweep or {}).get("stage", len(config.stages) - 1))
+    models: list[Path] = []
+    first: Path | None = None
+    for name, point in sweep_points(config):
+        point_dir = out / name
+        if first is None:
+            models.append(train(point, point_dir, resume=resume, progress=progress))
+            first = point_dir
+            continue
+        shared = {i: first / f"stage{i}-{s.stage}" for i, s in enumerate(point.stages) if i < index}
+        warm = first / f"stage{index}-{point.stages[index].stage}" / "final.pt"
+        models.append(
+            train(
+                point,
+                point_dir,
+                resume=resume,
+                progress=progress,
+                shared=shared,
+                warm_start=warm,
+            )
+        )
+    return models

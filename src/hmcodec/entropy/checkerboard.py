@@ -1,0 +1,127 @@
+"""Checkerboard spatial context decoded in two parallel passes (He et al. 2021).
+
+"Checkerboard Context Model for Efficient Learned Image Compression" (He, Zheng, Sun, Wang and
+Qin, CVPR 2021): the latent is split like a checkerboard. *Anchors* (positions with h + w even)
+are coded first from side information alone (zero context); *non-anchors* are coded second with
+a checkerboard-masked 5×5 context over the decoded anchors. Each pass is one whole-tensor
+computation, so decoding costs two network evaluations instead of one per position (Minnen
+2018's serial context, :class:`~hmcodec.entropy.gaussian.ContextGaussianModel`).
+
+Training computes exactly what the two-pass decoder computes: the context sees the anchors only
+and is zeroed at the anchors. The coder's parameters are computed in float64 with the same ops
+on the same tensors in the encoder and the decoder (zero context for the anchors, the
+anchors-only ŷ for the non-anchors), and use :class:`GaussianTables`' exact snapped tables, so
+the trained likelihood is the coded probability.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from compressai.layers import CheckerboardMaskedConv2d
+from torch import Tensor
+
+from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
+from hmcodec.entropy.gaussian import EntropyParameters, GaussianTables
+
+
+def anchor_mask(height: int, width: int, device: torch.device | None = None) -> Tensor:
+    """1×1×h×w boolean mask of the anchors (h + w even; the first position is an anchor)."""
+    rows = torch.arange(height, device=device).view(-1, 1)
+    cols = torch.arange(width, device=device).view(1, -1)
+    return ((rows + cols) % 2 == 0).view(1, 1, height, width)
+
+
+@ENTROPY_MODELS.register("checkerboard")
+class CheckerboardModel(LatentEntropyModel):
+    """Gaussian with a two-pass checkerboard context (He 2021); parallel decoding.
+
+    With ``side_channels > 0`` the side information is concatenated with the context features
+    before the entropy parameters (1×1 convolutions), as in the serial "context" model; the
+    anchors then get their parameters from the side information alone.
+    """
+
+    def __init__(
+        self, channels: int, side_channels: int = 0, kernel_size: int = 5, mean_levels: int = 4
+    ) -> None:
+        super().__init__(channels, side_channels)
+        self.kernel_size = kernel_size
+        self.context = CheckerboardMaskedConv2d(
+            channels, 2 * channels, kernel_size, padding=kernel_size // 2, mask_type="A"
+        )
+        self.entropy_parameters = EntropyParameters(2 * channels + side_channels, channels)
+        self.tables = GaussianTables(mean_levels=mean_levels)
+
+    # ------------------------------------------------------------------------------ training
+    def gaussian(self, y_hat: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(μ, σ) of every symbol as the two-pass decoder derives them (training precision)."""
+        anchors = anchor_mask(*y_hat.shape[-2:], device=y_hat.device)
+        features = self.context(y_hat * anchors) * ~anchors
+        if side is not None:
+            features = torch.cat([features, side], dim=1)
+        means, scales = self.entropy_parameters(features).chunk(2, dim=1)
+        return means, scales
+
+    def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
+        self.check_side(side)
+        means, scales = self.gaussian(y_hat, side)
+        return {"y": self.tables.likelihood(y_hat, means, scales)}
+
+    # -------------------------------------------------------------------------------- coding
+    def _two_passes(self, size: tuple[int, int], side: Tensor | None, step) -> Tensor:
+        """Anchors, then non-anchors; ``step(mask, base, table)`` returns the pass's values.
+
+        ``mask`` is a C×h×w boolean selection; ``base``/``table`` are the selected symbols'
+        integer bases and table indexes (channel-major, raster order inside a channel).
+        """
+        self.check_side(side)
+        weight = (self.context.weight * self.context.mask).detach().double()
+        bias = self.context.bias.detach().double()
+        parameters = float64_copy(self.entropy_parameters)
+        side = side.double() if side is not None else None
+        anchors = anchor_mask(*size)
+        selections = (anchors, ~anchors)
+        y_hat = torch.zeros(1, self.channels, *size, dtype=torch.float64)
+        with torch.no_grad():
+            for index, mask in enumerate(selections):
+                mask = mask.expand(1, self.channels, *size)
+                if not bool(mask.any()):
+                    continue
+                if index == 0:  # anchors: zero context
+                    features = torch.zeros(1, 2 * self.channels, *size, dtype=torch.float64)
+                else:  # non-anchors: context of the decoded anchors (the only non-zeros)
+                    features = F.conv2d(y_hat, weight, bias, padding=self.kernel_size // 2)
+                    features = features * selections[1]
+                if side is not None:
+                    features = torch.cat([features, side], dim=1)
+                means, scales = parameters(features).chunk(2, dim=1)
+                scales = scales.clamp_min(self.tables.scale_min)
+                _, _, base, table = self.tables.snap(means[mask], scales[mask])
+                y_hat[mask] = step(mask, base, table).double()
+        return y_hat
+
+    def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
+        symbols, tables = [], []
+        values = y_hat.detach().round().long().cpu()
+
+        def step(mask: Tensor, base: Tensor, table: Tensor) -> Tensor:
+            selected = values[mask]
+            symbols.append(selected - base)
+            tables.append(table)
+            return selected
+
+        self._two_passes(tuple(y_hat.shape[-2:]), side, step)
+        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
+
+    def decompress(
+        self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
+    ) -> Tensor:
+        decoder = self.tables.coder().decoder(strings[0])
+
+        def step(mask: Tensor, base: Tensor, table: Tensor) -> Tensor:
+            return decoder.decode(table) + base
+
+        return self._two_passes(tuple(size), side, step).float()
+
+    def update(self) -> None:
+        self.tables.update()
