@@ -34,31 +34,36 @@ MODELS: list[tuple[str, str, dict[str, Any]]] = [
     ("grouped", "grouped", {}),
     ("channelwise", "channelwise", {}),
     ("hyperprior", "hyperprior", {}),
-    ("hyperprior+context", "hyperprior", {"context": True}),
+    ("hyperprior-context", "hyperprior-context", {}),
     ("factorized", "factorized", {}),
 ]
 
 
-def synthetic_latent(channels: int, size: int, seed: int) -> torch.Tensor:
-    """Integer latent with spatial and cross-channel correlation (1×C×size×size)."""
+def synthetic_latent(channels: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integer latent with spatial and cross-channel correlation (1×C×size×size), and side
+    information: its smooth factors seen through noise (what a base layer might tell)."""
     generator = torch.Generator().manual_seed(seed)
     factors = max(channels // 4, 1)
     coarse = torch.randn(1, factors, -(-size // 4), -(-size // 4), generator=generator) * 4
     smooth = F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
     mixing = torch.randn(channels, factors, generator=generator) / factors**0.5
     mixed = torch.einsum("cf,nfhw->nchw", mixing, smooth)
-    return torch.round(mixed + 0.7 * torch.randn(1, channels, size, size, generator=generator))
+    y_hat = torch.round(mixed + 0.7 * torch.randn(1, channels, size, size, generator=generator))
+    side = smooth + 2.0 * torch.randn(smooth.shape, generator=generator)
+    return y_hat, side
 
 
 def bits(likelihoods: dict[str, torch.Tensor]) -> torch.Tensor:
     return sum(-torch.log2(value).sum() for value in likelihoods.values())
 
 
-def train(model: LatentEntropyModel, y_hat: torch.Tensor, steps: int, lr: float) -> None:
+def train(
+    model: LatentEntropyModel, y_hat: torch.Tensor, side: torch.Tensor | None, steps: int, lr: float
+) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     for _ in range(steps):
-        loss = bits(model(y_hat)) / y_hat.numel() + model.aux_loss()
+        loss = bits(model(y_hat, side)) / y_hat.numel() + model.aux_loss()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -81,28 +86,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--size", type=int, default=32, help="latent height and width")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs (median)")
-    parser.add_argument("--steps", type=int, default=200, help="training steps per model")
-    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--steps", type=int, default=300, help="training steps per model")
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="*", default=[m[0] for m in MODELS])
+    parser.add_argument(
+        "--side", action="store_true", help="give the models side information (not factorized)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    y_hat = synthetic_latent(args.channels, args.size, args.seed)
+    y_hat, side_information = synthetic_latent(args.channels, args.size, args.seed)
     size = (args.size, args.size)
     rows = []
     for label, name, kwargs in MODELS:
         if label not in args.models:
             continue
+        side = side_information if args.side and name != "factorized" else None
+        side_channels = 0 if side is None else side.shape[1]
         torch.manual_seed(args.seed)
-        model = ENTROPY_MODELS.build(name, channels=args.channels, **kwargs)
+        model = ENTROPY_MODELS.build(
+            name, channels=args.channels, side_channels=side_channels, **kwargs
+        )
         start = time.perf_counter()
-        train(model, y_hat, args.steps, args.lr)
+        train(model, y_hat, side, args.steps, args.lr)
         trained = time.perf_counter() - start
         with torch.no_grad():
-            estimate = float(bits(model(y_hat)))
-        encode_ms, strings = timed(lambda m=model: m.compress(y_hat), args.repeat)
-        decode_ms, decoded = timed(lambda m=model, s=strings: m.decompress(s, size), args.repeat)
+            estimate = float(bits(model(y_hat, side)))
+        encode_ms, strings = timed(lambda m=model, c=side: m.compress(y_hat, c), args.repeat)
+        decode_ms, decoded = timed(
+            lambda m=model, s=strings, c=side: m.decompress(s, size, c), args.repeat
+        )
         if not torch.equal(decoded, y_hat):
             raise SystemExit(f"{label}: the decoded latent differs from the encoded one")
         real = 8 * sum(len(s) for s in strings)
@@ -116,7 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     symbols = y_hat.numel()
     print(
         f"\nLatent 1×{args.channels}×{args.size}×{args.size} ({symbols} symbols), "
-        f"{args.steps} training steps, {args.threads} thread(s), median of {args.repeat}.\n"
+        f"{args.steps} training steps (Adam, lr {args.lr:g}), {args.threads} thread(s), median of "
+        f"{args.repeat}; side information: "
+        f"{'yes (all but factorized)' if args.side else 'none'}.\n"
     )
     print(
         "| model | bits | bits/symbol | bits vs context | encode ms | decode ms "

@@ -165,21 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     from hmcodec.evaluate.cli import register
+    from hmcodec.evaluate.cli_learned import register as register_learned
 
     register(sub)
+    register_learned(sub)
     return parser
 
 
 def configure_logging(verbose: bool = False) -> None:
-    """hmcodec's notices on stderr; Lightning's start-up chatter only with ``--verbose``."""
+    """hmcodec's notices on stderr (``--verbose`` lets Lightning's start-up chatter through)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("hmcodec: %(message)s"))
     log.handlers[:] = [handler]
     log.propagate = False
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for name in list(logging.root.manager.loggerDict) + ["lightning", "lightning.pytorch"]:
-        if name.startswith("lightning"):
-            logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:

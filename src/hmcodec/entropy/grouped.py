@@ -12,13 +12,14 @@
   Minnen & Singh 2020): group g's parameters come from the side information and groups < g in
   one whole-tensor pass, so decoding is ``len(groups)`` parallel passes.
 
-Both use :class:`GaussianTables`' snapped parameters and exact tables, so the training
-likelihood is the coded probability; the coding paths run in float64 and evaluate identical ops
-on identical tensors in the encoder and the decoder.
+Both predict (μ, log σ) and use :class:`GaussianTables`' snapped parameters and exact tables,
+so the training likelihood is the coded probability; the coding paths run in float64 and
+evaluate identical ops on identical tensors in the encoder and the decoder.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
+from hmcodec.entropy.coding import CdfTables
 from hmcodec.entropy.gaussian import GaussianTables
 
 GroupSizes = int | Sequence[int]
@@ -47,6 +49,24 @@ def split_groups(channels: int, group_size: GroupSizes) -> list[tuple[int, int]]
         bounds.append((start, start + size))
         start += size
     return bounds
+
+
+def encode_checked(coder: CdfTables, symbols: Tensor, indexes: Tensor) -> bytes:
+    """``coder.encode`` after checking the table indexes: parameters that are not finite (a
+    diverged model) would otherwise index outside the coder's tables."""
+    if indexes.numel() and (int(indexes.min()) < 0 or int(indexes.max()) >= len(coder.cdfs)):
+        raise ValueError("entropy parameters are not finite; has the model's training diverged?")
+    return coder.encode(symbols, indexes)
+
+
+def log_scale_to_scale(raw: Tensor, scale_max: float = 64.0) -> Tensor:
+    """σ = exp(raw), raw capped (straight through) just above the tables' largest scale.
+
+    Deep parameter networks reach the wide scales of a latent by adding to log σ instead of
+    multiplying every layer's gain, which keeps brief Adam training (lr ~ 2e-3) stable.
+    """
+    capped = raw.clamp(max=math.log(scale_max) + 1.0)
+    return torch.exp(capped.detach() + (raw - raw.detach()))  # exact forward, identity gradient
 
 
 def raster_mask(
@@ -92,8 +112,8 @@ class ScaledResidualBlock(nn.Module):
             for _ in range(3)
         )
         self.scale = nn.Parameter(torch.ones(channels))
-        nn.init.zeros_(self.convs[2].weight)  # each block starts as the identity: a stable
-        nn.init.zeros_(self.convs[2].bias)  # deep stack under the high learning rates of tests
+        nn.init.zeros_(self.convs[2].weight)  # every block starts as the identity, which
+        nn.init.zeros_(self.convs[2].bias)  # keeps the deep stack stable early in training
 
     def forward(self, x: Tensor) -> Tensor:
         t = F.leaky_relu(self.convs[0](x))
@@ -194,8 +214,10 @@ def _with_side(side: Tensor | None, y_hat: Tensor, stop: int) -> Tensor:
 class GroupedContextModel(LatentEntropyModel):
     """The conditional/residual paper's "enhanced" model (arXiv 2305.02562 §3.3); serial.
 
-    Group g's (μ, σ) come from a :class:`RasterStack` over [side, groups < g, group g]; the side
-    information and earlier groups are fully visible, group g raster-causal.
+    Group g's (μ, log σ) come from a :class:`RasterStack` over [side, groups < g, group g]; the
+    side information and earlier groups are fully visible, group g raster-causal. ``hidden`` is
+    the width of each group's stack; its residual branches start at zero (identity blocks).
+    Decoding (and encoding) visit the symbols serially, see :meth:`walk`.
     """
 
     def __init__(
@@ -223,9 +245,9 @@ class GroupedContextModel(LatentEntropyModel):
         """(μ, σ) of every symbol from the whole tensor (training; every group in one pass)."""
         means, scales = [], []
         for stack, (_, stop) in zip(self.stacks, self.groups, strict=True):
-            mean, scale = stack(_with_side(side, y_hat, stop)).chunk(2, dim=1)
+            mean, log_scale = stack(_with_side(side, y_hat, stop)).chunk(2, dim=1)
             means.append(mean)
-            scales.append(scale)
+            scales.append(log_scale_to_scale(log_scale, self.tables.scale_max))
         return torch.cat(means, dim=1), torch.cat(scales, dim=1)
 
     def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
@@ -256,7 +278,8 @@ class GroupedContextModel(LatentEntropyModel):
                 network = PositionwiseStack(stack, height, width)
                 for h in range(height):
                     for w in range(width):
-                        means, scales = network.at(inputs, h, w).chunk(2)
+                        means, log_scales = network.at(inputs, h, w).chunk(2)
+                        scales = log_scale_to_scale(log_scales, self.tables.scale_max)
                         inputs[visible:, h + p, w + p] = step(start, stop, h, w, means, scales)
                 y_hat[0, start:stop] = inputs[visible:, p : p + height, p : p + width]
         return y_hat
@@ -277,7 +300,7 @@ class GroupedContextModel(LatentEntropyModel):
             return column.double()
 
         self.walk(tuple(y_hat.shape[-2:]), side, step)
-        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
+        return [encode_checked(self.tables.coder(), torch.cat(symbols), torch.cat(tables))]
 
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
@@ -297,15 +320,18 @@ class GroupedContextModel(LatentEntropyModel):
 class GroupParameters(nn.Module):
     """ELIC-style parameter network of one channel group (5×5, 5×5, 1×1 convolutions).
 
-    With no input (the first group and no side information) the parameters are learned
-    constants (the scales through a logarithm, so that brief training reaches wide ones).
+    Outputs (μ, log σ). With no input (the first group and no side information) they are
+    learned constants, stored divided by ``PRIOR_GAIN`` so that Adam moves them as fast as a
+    network's outputs (an equalised learning rate, Karras et al. 2018).
     """
+
+    PRIOR_GAIN = 10.0
 
     def __init__(self, in_channels: int, out_channels: int, hidden: int, kernel_size: int):
         super().__init__()
         self.out_channels = out_channels
         self.network: nn.Module | None = None
-        self.prior: nn.Parameter | None = None  # (μ, log σ)
+        self.prior: nn.Parameter | None = None
         if in_channels:
             self.network = nn.Sequential(
                 nn.Conv2d(in_channels, hidden, kernel_size, padding=kernel_size // 2),
@@ -321,8 +347,7 @@ class GroupParameters(nn.Module):
         if self.network is not None:
             return self.network(x)
         assert self.prior is not None
-        means, log_scales = self.prior.to(x.dtype).chunk(2, dim=1)
-        prior = torch.cat([means, torch.exp(log_scales)], dim=1)
+        prior = self.PRIOR_GAIN * self.prior.to(x.dtype)
         return prior.expand(x.shape[0], -1, *x.shape[-2:])
 
 
@@ -358,9 +383,9 @@ class ChannelGroupModel(LatentEntropyModel):
         """(μ, σ) of every symbol (training: every group from the whole ŷ at once)."""
         means, scales = [], []
         for network, (start, _) in zip(self.networks, self.groups, strict=True):
-            mean, scale = network(self._inputs(y_hat, side, start)).chunk(2, dim=1)
+            mean, log_scale = network(self._inputs(y_hat, side, start)).chunk(2, dim=1)
             means.append(mean)
-            scales.append(scale)
+            scales.append(log_scale_to_scale(log_scale, self.tables.scale_max))
         return torch.cat(means, dim=1), torch.cat(scales, dim=1)
 
     def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
@@ -376,7 +401,8 @@ class ChannelGroupModel(LatentEntropyModel):
         y_hat = torch.zeros(1, self.channels, *size, dtype=torch.float64)
         with torch.no_grad():
             for network, (start, stop) in zip(networks, self.groups, strict=True):
-                means, scales = network(self._inputs(y_hat, side, start)).chunk(2, dim=1)
+                means, log_scales = network(self._inputs(y_hat, side, start)).chunk(2, dim=1)
+                scales = log_scale_to_scale(log_scales, self.tables.scale_max)
                 scales = scales.clamp_min(self.tables.scale_min)
                 _, _, base, table = self.tables.snap(means, scales)
                 y_hat[:, start:stop] = step(start, stop, base, table).double()
@@ -393,7 +419,7 @@ class ChannelGroupModel(LatentEntropyModel):
             return group
 
         self._groups(tuple(y_hat.shape[-2:]), side, step)
-        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
+        return [encode_checked(self.tables.coder(), torch.cat(symbols), torch.cat(tables))]
 
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None

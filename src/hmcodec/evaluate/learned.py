@@ -140,6 +140,10 @@ def evaluate_model(
         raise ConfigError(f"layers must be one of {', '.join(LAYERS)}, not {layers!r}.")
     codec = model.codec
     metric = codec.task.metric()
+    # reference: the same task model on the uncompressed image (no coding at all)
+    uncompressed = codec.task.metric()
+    secondary = codec.secondary_task
+    secondary_metric = secondary.metric() if secondary is not None else None
     scored = 0
     result = Evaluation(layers=layers)
     samples: Iterable[dict[str, Any]] = dataset
@@ -158,6 +162,8 @@ def evaluate_model(
         if _has_targets(model, sample):
             batch = collate([sample])
             metric.update([base_decoded.prediction], batch)
+            with torch.no_grad():
+                uncompressed.update(codec.task.predict(image[None]), batch)
             scored += 1
         estimate = estimated_bits(model, image)
         record: dict[str, Any] = {
@@ -182,13 +188,19 @@ def evaluate_model(
             record |= {k: float(v) for k, v in own.compute().items()}
         if layers == "all":
             decoded = decode(model, full, "all")
+            if secondary_metric is not None and all(k in sample for k in secondary.target_keys):
+                secondary_metric.update([decoded.secondary_prediction], collate([sample]))
             if decoded.image is not None:
                 record["psnr"] = float(psnr(image, decoded.image))
                 record["ms_ssim"] = float(ms_ssim(image, decoded.image))
         result.per_image.append(record)
     if not result.per_image:
         raise ConfigError("the dataset holds no images to evaluate.")
-    result.task = {k: float(v) for k, v in metric.compute().items()} if scored else {}
+    if scored:
+        result.task = {k: float(v) for k, v in metric.compute().items()}
+        result.task |= {f"uncompressed_{k}": float(v) for k, v in uncompressed.compute().items()}
+    if secondary_metric is not None and layers == "all":
+        result.task |= {f"enhancement_{k}": float(v) for k, v in secondary_metric.compute().items()}
     return result
 
 

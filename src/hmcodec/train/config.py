@@ -18,13 +18,18 @@ import yaml
 from hmcodec.codec.scalable import CodecConfig
 from hmcodec.errors import ConfigError
 
-STAGES = ("base", "enhancement")
+STAGES = ("task", "base", "enhancement")
 PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @dataclass
 class StageConfig:
-    """One training stage. Base: λ_b·d_b + R_b + β·‖X̂ − X‖; enhancement: λ_e·d_e + R_e."""
+    """One training stage.
+
+    ``task``: the task head alone on uncompressed images (a pretrained task model, and the
+    uncompressed reference); ``base``: λ_b·d_b + R_b + β·‖X̂ − X‖ (``freeze_task`` keeps the task
+    model fixed, as when it is pretrained); ``enhancement``: λ_e·d_e + R_e on the frozen base.
+    """
 
     stage: str
     lmbda: float = 1.0
@@ -32,6 +37,7 @@ class StageConfig:
     lr: float = 1e-4
     max_steps: int = 1000
     init_from: str | None = None  # a model file whose base layer is loaded (and frozen)
+    freeze_task: bool = False
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -152,10 +158,19 @@ def build_config(raw: dict[str, Any], name: str = "experiment") -> ExperimentCon
 
 
 def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``child`` onto ``parent`` (mappings merge, everything else replaces)."""
+    """Deep-merge ``child`` onto ``parent``: mappings merge, everything else replaces.
+
+    A mapping that names another thing (a different ``name``, e.g. another task head) replaces
+    the parent's mapping instead of merging into it.
+    """
     merged = copy.deepcopy(parent)
     for key, value in child.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        inherited = merged.get(key)
+        if (
+            isinstance(value, dict)
+            and isinstance(inherited, dict)
+            and value.get("name", inherited.get("name")) == inherited.get("name")
+        ):
             merged[key] = merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)

@@ -12,7 +12,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from hmcodec.codec.scalable import ScalableCodec
 from hmcodec.entropy.base import LatentEntropyModel
@@ -48,8 +48,13 @@ class CodecModule(L.LightningModule):
         super().__init__()
         self.codec = codec
         self.stage = stage
-        base = codec.base_modules()
-        trained = base if stage.stage == "base" else [codec.enhancement, codec.secondary_task]
+        trained: list[nn.Module | None] = {
+            "task": [codec.task],
+            "base": [
+                m for m in codec.base_modules() if not (stage.freeze_task and m is codec.task)
+            ],
+            "enhancement": [codec.enhancement, codec.secondary_task],
+        }[stage.stage]
         trained = [m for m in trained if m is not None]
         codec.requires_grad_(False)
         for module in trained:
@@ -79,6 +84,14 @@ class CodecModule(L.LightningModule):
     def losses(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         x = batch["image"]
         pixels = x.shape[0] * x.shape[2] * x.shape[3]
+        if self.stage.stage == "task":
+            task = self.codec.task.loss(x, batch)
+            return {
+                "loss": task,
+                "task_loss": task,
+                "bpp": torch.zeros((), device=x.device),
+                "image_like": x,
+            }
         if self.stage.stage == "base":
             out = self.codec.forward_base(x, beta=self.stage.beta)
             task = self.codec.task.loss(out["image_like"], batch)
@@ -128,7 +141,7 @@ class CodecModule(L.LightningModule):
         return loss
 
     def _scored_task(self):  # the head whose metric this stage's validation reports
-        if self.stage.stage == "base":
+        if self.stage.stage in ("task", "base"):
             return self.codec.task
         return self.codec.secondary_task
 

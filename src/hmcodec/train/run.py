@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,11 @@ def _fit(
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT) if main_thread else None
     try:
-        trainer.fit(module, train_loader, val_loader, ckpt_path=checkpoint)
+        with warnings.catch_warnings():
+            # without a checkpoint Lightning looks for one itself and says it found none
+            warnings.filterwarnings("ignore", message=r".*ckpt_path.*")
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+            trainer.fit(module, train_loader, val_loader, ckpt_path=checkpoint)
     except SystemExit:
         if trainer.interrupted:
             raise TrainingInterrupted(
@@ -179,6 +184,8 @@ def train(
     """
     out = Path(out)
     shared = shared or {}
+    if not log.isEnabledFor(logging.DEBUG):  # Lightning resets its level when imported
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     first_rank = int(os.environ.get("RANK", "0")) == 0
     if first_rank and not resume and out.exists() and any(out.iterdir()):
         raise ConfigError(

@@ -1,0 +1,109 @@
+"""Decoding does not depend on the thread count, and a decoder whose entropy parameters drifted
+from the encoder's says so (latent checksum) instead of returning a wrong image."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from hmcodec.bitstream import Stream
+from hmcodec.checkpoint import LoadedModel
+from hmcodec.codec.api import decode, encode
+from hmcodec.codec.scalable import BASE, ENHANCEMENT
+from hmcodec.errors import StreamError
+
+#: ~30 images of varied shapes: (height, width, how many ShapesWorld images of that shape).
+THREAD_SIZES = [(32, 32, 6), (16, 48, 5), (48, 16, 5), (37, 41, 5), (64, 64, 5), (20, 20, 4)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread(torch_threads):
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def varied_images(shapes) -> list[torch.Tensor]:
+    return [shapes(h, w, index=i) for h, w, n in THREAD_SIZES for i in range(n)]
+
+
+def _latents_equal(a: dict[int, torch.Tensor], b: dict[int, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_thread_count_does_not_change_coding(coding_model, varied_images, torch_threads):
+    """Every image is encoded with 1 and with 2 threads; each stream is decoded with the other
+    thread count: same bytes, and the same latents, prediction and image as a 1-thread decode."""
+    model = coding_model("conditional", "context")
+    assert len(varied_images) >= 30
+    for image in varied_images:
+        with torch_threads(1):
+            one = encode(model, image).to_bytes()
+            reference = decode(model, Stream.from_bytes(one), "all")
+        with torch_threads(2):
+            assert torch.get_num_threads() == 2
+            two = encode(model, image).to_bytes()
+            decoded_with_two = decode(model, Stream.from_bytes(one), "all")
+        decoded_with_one = decode(model, Stream.from_bytes(two), "all")
+        assert two == one
+        for decoded in (decoded_with_one, decoded_with_two):
+            assert _latents_equal(decoded.latents, reference.latents)
+            assert torch.equal(decoded.prediction, reference.prediction)
+            torch.testing.assert_close(decoded.image, reference.image, rtol=0, atol=1e-5)
+    assert torch.get_num_threads() == 1  # restored
+
+
+def _drifted(model: LoadedModel, parameter: str, scale: float, rebuild: bool) -> LoadedModel:
+    """A decoder-side copy whose ``parameter`` moved by scale·N(0, 1); same fingerprint."""
+    codec = copy.deepcopy(model.codec)
+    tensor = codec.get_parameter(parameter)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        tensor.add_(scale * torch.randn(tensor.shape, generator=generator))
+    if rebuild:
+        codec.update()
+    return LoadedModel(codec, model.fingerprint)
+
+
+#: (base entropy model, parameter, its layer, drift scale). The factorized model's tables are
+#: rebuilt from its parameters (``update()``); they only move at 1e-2.
+DRIFTS = [
+    ("context", "enhancement.entropy.entropy_parameters.0.weight", ENHANCEMENT, 1e-3),
+    ("context", "enhancement.side_transform.4.weight", ENHANCEMENT, 1e-3),
+    ("context", "base_entropy.entropy_parameters.0.weight", BASE, 1e-3),
+    ("context", "base_entropy.context.weight", BASE, 1e-3),
+    ("factorized", "base_entropy.bottleneck.matrices.0", BASE, 1e-2),
+]
+
+
+@pytest.mark.parametrize(("base_entropy", "parameter", "layer", "scale"), DRIFTS)
+def test_drifted_entropy_parameters_are_caught_by_the_latent_checksum(
+    rate_model, varied_images, base_entropy, parameter, layer, scale
+):
+    """For every image: if the drifted decoder's entropy model really decodes other symbols,
+    ``decode`` raises a checksum StreamError; if not, it returns exactly the right latents.
+    (Models with trained entropy parameters: an untrained model's scales all sit at the grid's
+    lower bound, where a small drift changes no table.)"""
+    model = rate_model("conditional", base_entropy)
+    drifted = _drifted(model, parameter, scale, rebuild=base_entropy == "factorized")
+    changed = 0
+    for image in varied_images[:12]:
+        stream = encode(model, image)
+        truth = decode(model, stream, "all")
+        strings = list(stream.chunk(layer).strings)
+        with torch.no_grad():
+            if layer == BASE:
+                size = tuple(truth.latents[BASE].shape[-2:])
+                raw = drifted.codec.base_entropy.decompress(strings, size)
+            else:
+                raw = drifted.codec.enhancement.decompress(strings, truth.latents[BASE])[1]
+        if torch.equal(raw, truth.latents[layer]):
+            decoded = decode(drifted, stream, "all")
+            assert _latents_equal(decoded.latents, truth.latents)
+            continue
+        changed += 1
+        with pytest.raises(StreamError, match=f"layer {layer} .*checksum"):
+            decode(drifted, stream, "all" if layer == ENHANCEMENT else "base")
+    assert changed >= 1, "the drift never changed a decoded symbol; the test proves nothing"
