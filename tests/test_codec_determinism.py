@@ -33,6 +33,7 @@ def _latents_equal(a: dict[int, torch.Tensor], b: dict[int, torch.Tensor]) -> bo
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_thread_count_does_not_change_coding(coding_model, varied_images, torch_threads):
     """Every image is encoded with 1 and with 2 threads; each stream is decoded with the other
     thread count: same bytes, and the same latents, prediction and image as a 1-thread decode."""
@@ -67,14 +68,14 @@ def _drifted(model: LoadedModel, parameter: str, scale: float, rebuild: bool) ->
     return LoadedModel(codec, model.fingerprint)
 
 
-#: (base entropy model, parameter, its layer, drift scale). The factorized model's tables are
-#: rebuilt from its parameters (``update()``); they only move at 1e-2.
+#: (base entropy model, parameter, its layer, drift scale); the factorized model's coder tables
+#: are rebuilt from its drifted parameters (``update()``).
 DRIFTS = [
     ("context", "enhancement.entropy.entropy_parameters.0.weight", ENHANCEMENT, 1e-3),
     ("context", "enhancement.side_transform.4.weight", ENHANCEMENT, 1e-3),
     ("context", "base_entropy.entropy_parameters.0.weight", BASE, 1e-3),
     ("context", "base_entropy.context.weight", BASE, 1e-3),
-    ("factorized", "base_entropy.bottleneck.matrices.0", BASE, 1e-2),
+    ("factorized", "base_entropy.bottleneck.matrices.0", BASE, 1e-3),
 ]
 
 
@@ -89,7 +90,8 @@ def test_drifted_entropy_parameters_are_caught_by_the_latent_checksum(
     model = rate_model("conditional", base_entropy)
     drifted = _drifted(model, parameter, scale, rebuild=base_entropy == "factorized")
     changed = 0
-    for image in varied_images[:12]:
+    images = varied_images
+    for image in images:
         stream = encode(model, image)
         truth = decode(model, stream, "all")
         strings = list(stream.chunk(layer).strings)
@@ -106,4 +108,5 @@ def test_drifted_entropy_parameters_are_caught_by_the_latent_checksum(
         changed += 1
         with pytest.raises(StreamError, match=f"layer {layer} .*checksum"):
             decode(drifted, stream, "all" if layer == ENHANCEMENT else "base")
+    print(f"\n{parameter}: {changed} of {len(images)} images decode to other symbols")
     assert changed >= 1, "the drift never changed a decoded symbol; the test proves nothing"

@@ -7,8 +7,10 @@ position-wise decoder against the training forward, and state-dict round trips o
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -346,3 +348,18 @@ def test_grouped_default_size_decodes_in_seconds() -> None:
     assert torch.equal(decoded, y_hat)
     assert elapsed < 15.0, f"decoding took {elapsed:.1f} s"
     assert math.isfinite(elapsed)
+
+
+def test_benchmark_script_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "entropy_decode.py"
+    spec = importlib.util.spec_from_file_location("entropy_decode", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    threads = torch.get_num_threads()
+    try:
+        script.main(["--channels", "4", "--size", "5", "--steps", "2", "--repeat", "1", "--side"])
+    finally:
+        torch.set_num_threads(threads)
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + len(script.MODELS)
+    assert table[1].startswith("| context |") and "1.0×" in table[1]

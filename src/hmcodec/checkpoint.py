@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from hmcodec.codec.scalable import CodecConfig, ScalableCodec
+from hmcodec.codec.scalable import CodecConfig, ScalableCodec, build_codec
 from hmcodec.errors import HmcodecError, ModelError
 from hmcodec.io import atomic_torch_save
 
@@ -113,7 +113,7 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
             f"reads version {MODEL_VERSION}."
         )
     try:
-        codec = ScalableCodec(CodecConfig.from_dict(_offline(payload["config"])))
+        codec = build_codec(CodecConfig.from_dict(_offline(payload["config"])))
         codec.load_state_dict(payload["state_dict"])
     except HmcodecError as error:
         raise ModelError(f"{path} describes a model this hmcodec cannot build: {error}") from None

@@ -43,7 +43,7 @@ def encode(model: LoadedModel, image: Tensor, source_mode: str = "RGB") -> Strea
     """Code a float 3×H×W image in [0, 1] into a stream with every layer of the model."""
     codec = model.codec
     height, width = image.shape[-2:]
-    x = pad_to_stride(image.unsqueeze(0).float())
+    x = pad_to_stride(image.unsqueeze(0).float(), codec.stride)
     y_hat_b = torch.round(codec.base_analysis(x))
     chunks = [LayerChunk(BASE, tuple(codec.base_entropy.compress(y_hat_b)), latent_crc(y_hat_b))]
     if codec.enhancement.has_layer:
@@ -78,7 +78,7 @@ def decode(model: LoadedModel, stream: Stream, layers: str = "all") -> Decoded:
     check_model(model, stream)
     codec = model.codec
     height, width = stream.height, stream.width
-    latent_size = (-(-height // 16), -(-width // 16))
+    latent_size = (-(-height // codec.stride), -(-width // codec.stride))
     base_chunk = stream.chunk(BASE)
     y_hat_b = codec.base_entropy.decompress(list(base_chunk.strings), latent_size)
     y_hat_b = _checked(BASE, y_hat_b, base_chunk)

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from hmcodec.codec.methods import ENHANCEMENTS
 from hmcodec.entropy import ENTROPY_MODELS, quantize, scale_gradient
-from hmcodec.entropy.base import LatentEntropyModel
+from hmcodec.entropy.base import entropy_models
 from hmcodec.entropy.quantize import QUANTIZERS
 from hmcodec.errors import ConfigError
 from hmcodec.nn.transforms import (
@@ -26,9 +26,15 @@ from hmcodec.nn.transforms import (
     SynthesisTransform,
     TransformSize,
 )
+from hmcodec.registry import Registry
 from hmcodec.tasks import build_task
 
 BASE, ENHANCEMENT = 0, 1
+
+#: codec classes by name; each takes a :class:`CodecConfig` and offers ScalableCodec's interface
+#: (``forward_base``, ``base_modules``, ``enhancement``, ``stride``, ``update``…), so the
+#: container, model files, training and evaluation serve every one of them.
+ARCHITECTURES: Registry[nn.Module] = Registry("architecture")
 
 
 @dataclass
@@ -50,6 +56,9 @@ class CodecConfig:
     secondary_task: dict[str, Any] | None = None
     #: weight α of the auxiliary recognition branch on ŷ_b (arXiv 2402.08267); 0 = none.
     auxiliary_alpha: float = 0.0
+    #: which codec class builds this config (``ARCHITECTURES``) and its own settings.
+    architecture: str = "scalable"
+    options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CodecConfig:
@@ -64,6 +73,7 @@ class CodecConfig:
         return config
 
     def validate(self) -> None:
+        ARCHITECTURES.get(self.architecture)
         self.transform_size()
         ENHANCEMENTS.get(self.method)
         ENTROPY_MODELS.get(self.base_entropy)
@@ -98,10 +108,10 @@ class CodecConfig:
         return asdict(self)
 
 
-def pad_to_stride(x: Tensor) -> Tensor:
-    """Replicate-pad the bottom/right so height and width are multiples of the codec's stride."""
+def pad_to_stride(x: Tensor, stride: int = STRIDE) -> Tensor:
+    """Replicate-pad the bottom/right so height and width are multiples of ``stride``."""
     height, width = x.shape[-2:]
-    pad_h, pad_w = -height % STRIDE, -width % STRIDE
+    pad_h, pad_w = -height % stride, -width % stride
     if pad_h or pad_w:
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
     return x
@@ -125,8 +135,12 @@ class AuxiliaryBranch(nn.Module):
         return self.task.loss(self.to_image(y_hat), batch)
 
 
+@ARCHITECTURES.register("scalable")
 class ScalableCodec(nn.Module):
     """Base layer (task) + one enhancement layer (image or second task), as in Fig. 1."""
+
+    #: down-sampling of the latents; inputs are padded to a multiple of it.
+    stride = STRIDE
 
     def __init__(self, config: CodecConfig | dict[str, Any]) -> None:
         super().__init__()
@@ -181,17 +195,23 @@ class ScalableCodec(nn.Module):
         if self.auxiliary is None:
             return self
         config = CodecConfig.from_dict(self.config.as_dict() | {"auxiliary_alpha": 0.0})
-        codec = ScalableCodec(config)
+        codec = build_codec(config)
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("auxiliary.")}
         codec.load_state_dict(state)
         return codec
 
     def update(self) -> None:
         """Build every entropy model's coder tables (CompressAI's ``update()``)."""
-        for module in self.modules():
-            if isinstance(module, LatentEntropyModel):
-                module.update()
+        for model in entropy_models(self):
+            model.update()
 
     @property
     def layer_count(self) -> int:
         return 2 if self.enhancement.has_layer else 1
+
+
+def build_codec(config: CodecConfig | dict[str, Any]) -> ScalableCodec:
+    """Build the codec a config describes (its ``architecture``, ``scalable`` by default)."""
+    if isinstance(config, dict):
+        config = CodecConfig.from_dict(config)
+    return ARCHITECTURES.build(config.architecture, config=config)

@@ -57,6 +57,14 @@ class LatentEntropyModel(nn.Module, ABC):
             )
 
 
+def entropy_models(module: nn.Module) -> list[LatentEntropyModel]:
+    """The outermost entropy models inside ``module`` (a hyperprior's own factorized model for ẑ
+    belongs to the hyperprior and is not listed separately)."""
+    if isinstance(module, LatentEntropyModel):
+        return [module]
+    return [m for child in module.children() for m in entropy_models(child)]
+
+
 def float64_copy(module: nn.Module) -> nn.Module:
     """A float64 copy of ``module`` for entropy-parameter paths at coding time.
 

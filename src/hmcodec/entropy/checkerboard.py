@@ -23,7 +23,6 @@ from torch import Tensor
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
 from hmcodec.entropy.gaussian import EntropyParameters, GaussianTables
-from hmcodec.entropy.grouped import encode_checked
 
 
 def anchor_mask(height: int, width: int, device: torch.device | None = None) -> Tensor:
@@ -112,7 +111,7 @@ class CheckerboardModel(LatentEntropyModel):
             return selected
 
         self._two_passes(tuple(y_hat.shape[-2:]), side, step)
-        return [encode_checked(self.tables.coder(), torch.cat(symbols), torch.cat(tables))]
+        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
 
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None

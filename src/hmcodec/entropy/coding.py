@@ -37,6 +37,11 @@ class CdfTables:
         self.offsets = offset.tolist()
 
     def encode(self, symbols: Tensor, indexes: Tensor) -> bytes:
+        if indexes.numel() and (int(indexes.min()) < 0 or int(indexes.max()) >= len(self.cdfs)):
+            # e.g. NaN entropy parameters; the C++ coder would read outside its tables
+            raise ValueError(
+                "entropy parameters are not finite; has the model's training diverged?"
+            )
         encoder = BufferedRansEncoder()
         encoder.encode_with_indexes(
             symbols.reshape(-1).int().tolist(),

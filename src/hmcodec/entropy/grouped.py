@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
-from hmcodec.entropy.coding import CdfTables
 from hmcodec.entropy.gaussian import GaussianTables
 
 GroupSizes = int | Sequence[int]
@@ -49,14 +48,6 @@ def split_groups(channels: int, group_size: GroupSizes) -> list[tuple[int, int]]
         bounds.append((start, start + size))
         start += size
     return bounds
-
-
-def encode_checked(coder: CdfTables, symbols: Tensor, indexes: Tensor) -> bytes:
-    """``coder.encode`` after checking the table indexes: parameters that are not finite (a
-    diverged model) would otherwise index outside the coder's tables."""
-    if indexes.numel() and (int(indexes.min()) < 0 or int(indexes.max()) >= len(coder.cdfs)):
-        raise ValueError("entropy parameters are not finite; has the model's training diverged?")
-    return coder.encode(symbols, indexes)
 
 
 def log_scale_to_scale(raw: Tensor, scale_max: float = 64.0) -> Tensor:
@@ -300,7 +291,7 @@ class GroupedContextModel(LatentEntropyModel):
             return column.double()
 
         self.walk(tuple(y_hat.shape[-2:]), side, step)
-        return [encode_checked(self.tables.coder(), torch.cat(symbols), torch.cat(tables))]
+        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
 
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
@@ -419,7 +410,7 @@ class ChannelGroupModel(LatentEntropyModel):
             return group
 
         self._groups(tuple(y_hat.shape[-2:]), side, step)
-        return [encode_checked(self.tables.coder(), torch.cat(symbols), torch.cat(tables))]
+        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
 
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None

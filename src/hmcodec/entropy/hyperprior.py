@@ -21,7 +21,6 @@ from torch import Tensor, nn
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
 from hmcodec.entropy.factorized import FactorizedModel
 from hmcodec.entropy.gaussian import ContextGaussianModel, EntropyParameters
-from hmcodec.entropy.grouped import encode_checked
 from hmcodec.entropy.quantize import quantize
 
 #: down-sampling factor of h_a.
@@ -132,7 +131,7 @@ class HyperpriorModel(ContextGaussianModel):
             return [z_string, super().compress(y_hat, extra)[0]]
         base, table = self._parallel(extra)
         symbols = y_hat.detach().round().long().cpu() - base
-        return [z_string, encode_checked(self.tables.coder(), symbols, table)]
+        return [z_string, self.tables.coder().encode(symbols, table)]
 
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None

@@ -95,7 +95,7 @@ def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
         return estimates[key]
 
     def base_setup(image: Tensor) -> tuple[Tensor, int, int]:
-        return pad_to_stride(image[None].float()), image.shape[-2], image.shape[-1]
+        return pad_to_stride(image[None].float(), codec.stride), image.shape[-2], image.shape[-1]
 
     def base_encode(state: tuple[Tensor, int, int]) -> Stream:
         x, height, width = state
@@ -107,7 +107,7 @@ def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
         return stream.chunk(BASE).payload_bytes * 8.0, estimate(image)[BASE]
 
     def enh_setup(image: Tensor) -> tuple[Tensor, Tensor]:
-        x = pad_to_stride(image[None].float())
+        x = pad_to_stride(image[None].float(), codec.stride)
         return x, torch.round(codec.base_analysis(x))
 
     def enh_rate(image: Tensor, state: Any, encoded: Any) -> tuple[float, float]:

@@ -47,7 +47,7 @@ LAYERS = ("base", "all")
 def estimated_bits(model: LoadedModel, image: torch.Tensor) -> dict[int, float]:
     """Bits per layer that the entropy models estimate for ``image`` (no coding)."""
     codec = model.codec
-    x = pad_to_stride(image[None])
+    x = pad_to_stride(image[None], codec.stride)
     base = codec.forward_base(x)
     bits = {BASE: float(bits_per_pixel(base["likelihoods"], 1))}
     if codec.enhancement.has_layer:

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from hmcodec.codec.scalable import ScalableCodec
-from hmcodec.entropy.base import LatentEntropyModel
+from hmcodec.entropy.base import entropy_models
 from hmcodec.errors import HmcodecError
 from hmcodec.tasks.base import TaskMetric
 from hmcodec.train.config import StageConfig
@@ -76,8 +76,8 @@ class CodecModule(L.LightningModule):
     def _aux_loss(self) -> Tensor:
         losses = [
             m.aux_loss()
-            for m in self.codec.modules()
-            if isinstance(m, LatentEntropyModel) and any(p.requires_grad for p in m.parameters())
+            for m in entropy_models(self.codec)
+            if any(p.requires_grad for p in m.parameters())
         ]
         return sum(losses, torch.zeros((), device=self.device))
 
@@ -96,16 +96,16 @@ class CodecModule(L.LightningModule):
             out = self.codec.forward_base(x, beta=self.stage.beta)
             task = self.codec.task.loss(out["image_like"], batch)
             bpp = bits_per_pixel(out["likelihoods"], pixels)
-            direct = rmse_255(out["direct"], x)
-            loss = self.stage.lmbda * task + bpp + direct
-            return {
-                "loss": loss,
-                "task_loss": task,
-                "bpp": bpp,
-                "direct_rmse": direct,
-                "direct_psnr": psnr(out["direct"], x),
-                "image_like": out["image_like"],
-            }
+            values = {"task_loss": task, "bpp": bpp, "image_like": out["image_like"]}
+            loss = self.stage.lmbda * task + bpp
+            if out.get("direct") is not None:  # g_a(ŷ_b): the β reward (gradient scaled by β)
+                values["direct_rmse"] = rmse_255(out["direct"], x)
+                values["direct_psnr"] = psnr(out["direct"], x)
+                loss = loss + values["direct_rmse"]
+            if getattr(self.codec, "auxiliary", None) is not None:
+                values["auxiliary_loss"] = self.codec.auxiliary.loss(out["y_hat"], batch)
+                loss = loss + self.codec.config.auxiliary_alpha * values["auxiliary_loss"]
+            return {"loss": loss, **values}
         with torch.no_grad():
             y_hat_b = self.codec.forward_base(x)["y_hat"]
         out = self.codec.forward_enhancement(x, y_hat_b)

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 
 from hmcodec import __version__
 from hmcodec.checkpoint import LoadedModel, load_model, save_model
-from hmcodec.codec.scalable import ScalableCodec
+from hmcodec.codec.scalable import ScalableCodec, build_codec
 from hmcodec.data import build_dataset, collate
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.io import atomic_torch_save, atomic_write
@@ -194,7 +194,7 @@ def train(
         )
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    codec = ScalableCodec(config.model)
+    codec = build_codec(config.model)
     data = config.data
     batch_size, workers = int(data.get("batch_size", 8)), int(data.get("num_workers", 0))
     train_loader = _loader(data["train"], batch_size, workers, shuffle=True)
