@@ -239,6 +239,18 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+# ------------------------------------------------------------------------------ logs and CLI
+@pytest.fixture
+def hmcodec_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    """caplog with the ``hmcodec`` logger's records, even after ``cli.main`` stopped that
+    logger from propagating to the root logger (where caplog listens)."""
+    logger = logging.getLogger("hmcodec")
+    monkeypatch.setattr(logger, "propagate", True)
+    monkeypatch.setattr(logger, "disabled", False)
+    caplog.set_level(logging.INFO, logger="hmcodec")
+    return caplog
+
+
 # -------------------------------------------------------------------------------------- CLI
 @dataclass
 class CliResult:

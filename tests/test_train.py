@@ -1,0 +1,191 @@
+"""Training: a tiny two-stage run exports a model that codes, the enhancement stage leaves the
+base untouched, an interrupted run resumes from its checkpoint, and the demo writes its files."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hmcodec.bitstream import Stream, read_stream
+from hmcodec.checkpoint import load_model
+from hmcodec.codec.api import decode, encode
+from hmcodec.codec.scalable import BASE, ENHANCEMENT
+from hmcodec.errors import ConfigError, HmcodecError
+from hmcodec.train import run
+from hmcodec.train.config import load_config
+from hmcodec.train.run import MODEL_FILE, TrainingInterrupted, train
+
+BASE_PREFIXES = ("base_analysis.", "base_entropy.", "base_synthesis.", "task.", "recon_head.")
+TABLES = ("cdf", "cdf_length", "offset")  # coder tables: built by update() at export only
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread(torch_threads):
+    with torch_threads(1):
+        yield
+
+
+def _weights(state: dict[str, torch.Tensor], base: bool) -> dict[str, torch.Tensor]:
+    return {
+        k: v
+        for k, v in state.items()
+        if k.startswith(BASE_PREFIXES) == base and k.rsplit(".", 1)[-1] not in TABLES
+    }
+
+
+def test_training_writes_a_model_that_codes(trained_run, shapes):
+    model = load_model(trained_run / MODEL_FILE)
+    for index, stage in enumerate(("base", "enhancement")):
+        stage_dir = trained_run / f"stage{index}-{stage}"
+        assert (stage_dir / "final.pt").is_file()
+        assert json.loads((stage_dir / "final.json").read_text())["steps"] == 12
+        assert model.provenance["metrics"][stage_dir.name]["steps"] == 12
+    assert model.provenance["config"]["stages"][0]["max_steps"] == 12
+
+    image = shapes(40, 72)
+    stream = Stream.from_bytes(encode(model, image).to_bytes())
+    assert stream.layer_indices() == (BASE, ENHANCEMENT)
+    decoded = decode(model, stream, "all")
+    assert decoded.image.shape == (3, 40, 72)
+    assert decoded.prediction.shape == (40, 72)
+
+
+def test_enhancement_stage_leaves_the_base_unchanged(trained_run):
+    after_base = torch.load(trained_run / "stage0-base" / "final.pt", weights_only=True)
+    final = load_model(trained_run / MODEL_FILE).codec.state_dict()
+    before, after = _weights(after_base, base=True), _weights(final, base=True)
+    assert before.keys() == after.keys() and before
+    assert any(k.endswith("running_mean") for k in before)  # BatchNorm statistics too
+    for name, tensor in before.items():
+        assert torch.equal(after[name], tensor), f"{name} changed in the enhancement stage"
+    # ...while the enhancement layer did train (else the comparison proves nothing)
+    enhancement_before = _weights(after_base, base=False)
+    enhancement_after = _weights(final, base=False)
+    assert any(not torch.equal(enhancement_after[k], v) for k, v in enhancement_before.items())
+
+
+def test_training_into_a_non_empty_folder_needs_resume(tmp_path, tiny_training):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="--resume"):
+        train(load_config("demo", tiny_training), tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+class _InterruptAt(L.Callback):
+    """Raises KeyboardInterrupt (as Ctrl-C would) once training reaches ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step >= self.step:
+            raise KeyboardInterrupt
+
+
+class _FirstStep(L.Callback):
+    """Records the global step training starts from (after any checkpoint was restored)."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def on_train_start(self, trainer, *args) -> None:
+        self.steps.append(trainer.global_step)
+
+
+@pytest.mark.slow
+def test_interrupted_training_resumes_from_its_checkpoint(
+    tmp_path, tiny_training, monkeypatch, hmcodec_log
+):
+    single_stage = "stages=[{stage: base, lmbda: 4.0, beta: 0.1, lr: 2.0e-3, max_steps: 20}]"
+    config = load_config("demo", [*tiny_training, single_stage, "trainer.val_check_interval=5"])
+    assert [s.max_steps for s in config.stages] == [20]
+    out = tmp_path / "run"
+    extra: list[L.Callback] = [_InterruptAt(12)]
+    make_trainer = run._trainer
+
+    def trainer_with_callbacks(*args, **kwargs):
+        trainer = make_trainer(*args, **kwargs)
+        trainer.callbacks.extend(extra)
+        return trainer
+
+    monkeypatch.setattr(run, "_trainer", trainer_with_callbacks)
+    sigint = signal.getsignal(signal.SIGINT)
+    with pytest.raises(TrainingInterrupted, match="--resume") as interrupted:
+        train(config, out, progress=False)
+    assert isinstance(interrupted.value, HmcodecError) and interrupted.value.exit_code == 130
+    assert signal.getsignal(signal.SIGINT) is sigint  # Lightning's SIG_IGN undone
+    assert not (out / MODEL_FILE).exists()
+    checkpoints = out / "stage0-base" / "checkpoints"
+    saved = {p.name: torch.load(p, weights_only=False)["global_step"] for p in checkpoints.iterdir()}
+    assert max(saved.values()) >= 10, saved
+
+    first_step = _FirstStep()
+    extra[:] = [first_step]
+    model_path = train(config, out, resume=True, progress=False)
+    assert len(first_step.steps) == 1 and first_step.steps[0] >= 10, first_step.steps
+    resumed = [r.getMessage() for r in hmcodec_log.records if "resuming stage 0" in r.getMessage()]
+    assert len(resumed) == 1, resumed
+    assert json.loads((out / "stage0-base" / "final.json").read_text())["steps"] == 20
+    assert load_model(model_path).provenance["metrics"]["stage0-base"]["steps"] == 20
+
+
+@pytest.mark.slow
+def test_demo_writes_every_promised_file(tmp_path, capsys):
+    from hmcodec.demo import run_demo
+
+    held_back = {"name": "shapesworld", "split": "test", "image_size": 64, "num_samples": 2}
+    overrides = [
+        "stages.0.max_steps=8",
+        "stages.1.max_steps=8",
+        "data.batch_size=4",
+        "trainer.limit_val_batches=1",
+    ]
+    summary = run_demo(tmp_path, overrides=overrides, progress=False, held_back=held_back)
+    printed = capsys.readouterr().out
+
+    promised = [
+        "model.ckpt",
+        "example.png",
+        "example.hmc",
+        "example_base.hmc",
+        "example_base_segmentation.png",
+        "example_base_labels.png",
+        "example_reconstruction.png",
+        "summary.json",
+    ]
+    for name in promised:
+        assert (tmp_path / name).is_file(), name
+    assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(json.dumps(summary))
+
+    model = load_model(tmp_path / "model.ckpt")
+    full, base = read_stream(tmp_path / "example.hmc"), read_stream(tmp_path / "example_base.hmc")
+    assert full.layer_indices() == (BASE, ENHANCEMENT) and base.layer_indices() == (BASE,)
+    example = summary["example"]
+    pixels = 64 * 64
+    for chunk in full.chunks:
+        assert example["bytes"][f"layer{chunk.index}"] == chunk.payload_bytes
+        assert example["bpp"][f"layer{chunk.index}"] == pytest.approx(chunk.payload_bytes * 8 / pixels)
+    assert example["bytes"]["total"] == len(full.to_bytes())
+    assert example["bpp"]["total"] == pytest.approx(len(full.to_bytes()) * 8 / pixels)
+    assert example["psnr"] > 0
+
+    held = summary["held_back"]
+    assert held["images"] == 2
+    for key in ("bpp", "bpp_base", "bpp_enhancement", "bpp_estimated", "psnr", "miou"):
+        assert key in held, key
+    for key in ("bpp_estimated_base", "bpp_estimated_enhancement", "pixel_accuracy"):
+        assert key in held, key
+
+    for name in ("example.png", "example_reconstruction.png", "example_base_segmentation.png"):
+        with Image.open(tmp_path / name) as png:
+            assert png.size == (64, 64), name
+    labels = torch.from_numpy(np.asarray(Image.open(tmp_path / "example_base_labels.png")))
+    assert torch.equal(labels.long(), decode(model, base, "base").prediction.long())
+    assert "hmcodec demo" in printed and "mIoU" in printed
