@@ -96,7 +96,9 @@ def test_encode_info_extract_decode(tmp_path, run_cli, model_file, files):
     labels = np.asarray(Image.open(labels_path))
     assert labels.shape == (HEIGHT, WIDTH)
     assert np.array_equal(labels, prediction.numpy().astype(np.uint8))
-    assert np.array_equal(np.asarray(Image.open(colour_path).convert("RGB")), label_palette()[labels])
+    assert np.array_equal(
+        np.asarray(Image.open(colour_path).convert("RGB")), label_palette()[labels]
+    )
 
     prefix = tmp_path / "out" / "full"
     decoded = run_cli("decode", model_file, full, "--layers", "all", "-o", prefix)
@@ -151,9 +153,7 @@ def test_damaged_streams_give_one_error_line(
     assert not out.parent.exists()
 
 
-def test_stream_of_another_model_gives_one_error_line(
-    tmp_path, run_cli, other_model_file, files
-):
+def test_stream_of_another_model_gives_one_error_line(tmp_path, run_cli, other_model_file, files):
     out = tmp_path / "out" / "result"
     result = run_cli("decode", other_model_file, files["full"], "-o", out)
     assert_clean_error(result, "another model", read_stream(files["full"]).fingerprint.hex())
@@ -172,7 +172,9 @@ def _lightning_checkpoint(request, files):
 
 
 MODEL_CASES = [
-    pytest.param(lambda request, files: Path("/nonexistent/model.ckpt"), "does not exist", id="missing"),
+    pytest.param(
+        lambda request, files: Path("/nonexistent/model.ckpt"), "does not exist", id="missing"
+    ),
     pytest.param(_lightning_checkpoint, "not an hmcodec model file", id="lightning-checkpoint"),
     pytest.param(
         lambda request, files: files["image"],
@@ -191,7 +193,9 @@ MODEL_CASES = [
 
 @pytest.mark.parametrize(("make", "says"), MODEL_CASES)
 @pytest.mark.parametrize("command", ["encode", "decode"])
-def test_bad_model_file_gives_one_error_line(tmp_path, request, run_cli, files, make, says, command):
+def test_bad_model_file_gives_one_error_line(
+    tmp_path, request, run_cli, files, make, says, command
+):
     model = make(request, files)
     out = tmp_path / "out" / "result"
     source = files["image"] if command == "encode" else files["full"]

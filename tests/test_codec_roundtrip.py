@@ -104,7 +104,6 @@ def test_extracted_base_stream_gives_the_full_decodes_prediction(
 RATE_CASES = [("conditional", "context"), ("conditional", "factorized"), ("residual", "context")]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("method", "base_entropy"), RATE_CASES)
 def test_stream_bytes_match_the_estimated_rate(rate_model, rate_images, method, base_entropy):
     """Per layer, payload bits are within 1 % of the entropy models' estimate (256×256 images:

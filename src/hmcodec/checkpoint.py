@@ -40,9 +40,15 @@ def _offline(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def fingerprint(codec: ScalableCodec) -> bytes:
-    """8-byte SHA-256 prefix over the architecture config and every tensor of the state dict."""
-    digest = hashlib.sha256(json.dumps(_offline(codec.config.as_dict()), sort_keys=True).encode())
+def fingerprint(codec: ScalableCodec, config: dict[str, Any] | None = None) -> bytes:
+    """8-byte SHA-256 prefix over the architecture config and every tensor of the state dict.
+
+    ``config`` is the config as stored in the model file (settings added to hmcodec later, with
+    their defaults, do not change an existing model's fingerprint); by default the codec's own.
+    """
+    if config is None:
+        config = _offline(codec.config.as_dict())
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
     for name, tensor in sorted(codec.state_dict().items()):
         digest.update(name.encode())
         digest.update(str(tensor.dtype).encode())
@@ -79,7 +85,7 @@ def save_model(
     payload = {
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
-        "config": codec.config.as_dict(),
+        "config": _offline(codec.config.as_dict()),
         "state_dict": codec.state_dict(),
         "label_names": list(codec.task.label_names),
         "secondary_label_names": list(codec.secondary_task.label_names)
@@ -120,7 +126,9 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     except (KeyError, RuntimeError, TypeError) as error:
         raise ModelError(f"{path} does not match its own architecture ({error}).") from None
     codec.eval()
-    model = LoadedModel(codec, fingerprint(codec), payload.get("provenance", {}), path)
+    model = LoadedModel(
+        codec, fingerprint(codec, payload["config"]), payload.get("provenance", {}), path
+    )
     if model.fingerprint.hex() != payload.get("fingerprint"):
         raise ModelError(f"{path} is corrupted: its weights do not match its fingerprint.")
     return model
