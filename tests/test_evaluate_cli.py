@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hmcodec.cli import main as hmcodec_main
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.evaluate import cli
 from hmcodec.evaluate.results import RDResults
@@ -80,7 +81,7 @@ def test_baselines_writes_one_file_per_codec(
 
 
 def test_main_reports_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["baselines", str(tmp_path / "missing"), "-o", str(tmp_path / "o")])
+    code = hmcodec_main(["baselines", str(tmp_path / "missing"), "-o", str(tmp_path / "o")])
     assert code == HmcodecError.exit_code
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown codec"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -184,6 +185,7 @@ def configure_logging(verbose: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = shlex.join(["hmcodec", *(sys.argv[1:] if argv is None else argv)])
     configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)

@@ -2,7 +2,6 @@
 
 The main ``hmcodec`` CLI calls ``register(subparsers)``; each subcommand's ``func(args)``
 returns an exit code and raises :class:`~hmcodec.errors.HmcodecError` for user errors.
-``python -m hmcodec.evaluate.cli ...`` runs these subcommands on their own.
 """
 
 from __future__ import annotations
@@ -12,15 +11,14 @@ import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from hmcodec.errors import ConfigError, HmcodecError, ImageError
+from hmcodec.errors import ConfigError
 from hmcodec.evaluate.bdrate import DEFAULT_METHOD, METHODS, compare
 from hmcodec.evaluate.classical import CODECS, Quality, available_codecs, sweep
 from hmcodec.evaluate.plot import write_report
 from hmcodec.evaluate.results import RDResults
+from hmcodec.io import read_image, to_uint8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_CODECS = ("jpeg", "webp", "avif", "jpeg2000", "jpegxl")
@@ -119,10 +117,10 @@ def run_baselines(args: argparse.Namespace) -> int:
     codecs = _usable_codecs(args.codecs)
     qualities = _parse_qualities(args.qualities, codecs)
     paths = list_images(args.image_dir)[: args.max_images]
-    images = [read_image(path) for path in paths]
+    images = [to_uint8(read_image(path)[0]) for path in paths]
     names = [path.name for path in paths]
     dataset = args.dataset or args.image_dir.resolve().name
-    command = getattr(args, "command_line", None) or _command_line(sys.argv[1:])
+    command = command_line(args)
     total = sum(len(qualities.get(c) or CODECS.build(c).default_qualities) for c in codecs)
     rows: list[tuple[str, Quality, float, float, float]] = []
     with tqdm(total=total * len(images), unit="img", desc="baselines", mininterval=2) as bar:
@@ -202,32 +200,6 @@ def list_images(folder: Path) -> list[Path]:
     return paths
 
 
-def read_image(path: Path) -> np.ndarray:
-    """An image file as ``H×W×3`` uint8 RGB."""
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as error:
-        raise ImageError(f"cannot read image {path}: {error}.") from None
-
-
-def _command_line(argv: list[str]) -> str:
+def command_line(args: argparse.Namespace) -> str:
     """The command as typed, for provenance (always spelled ``hmcodec ...``)."""
-    return shlex.join(["hmcodec", *argv])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run these subcommands without the main CLI (``python -m hmcodec.evaluate.cli``)."""
-    parser = argparse.ArgumentParser(prog="hmcodec")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    args.command_line = _command_line(sys.argv[1:] if argv is None else argv)
-    try:
-        return args.func(args)
-    except HmcodecError as error:
-        print(f"hmcodec {args.command}: error: {error}", file=sys.stderr)
-        return error.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return getattr(args, "command_line", None) or shlex.join(["hmcodec", *sys.argv[1:]])

@@ -2,17 +2,14 @@
 
 The main ``hmcodec`` CLI calls ``register(subparsers)``; each subcommand's ``func(args)``
 returns an exit code and raises :class:`~hmcodec.errors.HmcodecError` for user errors.
-``python -m hmcodec.evaluate.cli_learned ...`` runs these subcommands on their own.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
-from hmcodec.errors import HmcodecError
+from hmcodec.evaluate.cli import command_line
 
 DATASET_HELP = (
     "dataset name and KEY=VALUE options (values read as YAML), e.g. "
@@ -98,7 +95,7 @@ def run_eval(args: argparse.Namespace) -> int:
         max_images=args.max_images,
         per_image=args.per_image,
         name=args.name,
-        command=_command(args),
+        command=command_line(args),
         progress=not args.no_progress,
     )
     path = curve.save(args.output)
@@ -146,30 +143,8 @@ def run_bench(args: argparse.Namespace) -> int:
         compressai_references=not args.no_compressai,
         progress=not args.no_progress,
     )
-    result.meta["command"] = _command(args)
+    result.meta["command"] = command_line(args)
     print(result.markdown(), end="")
     if args.output:
         print(f"wrote {result.save(args.output)}")
     return 0
-
-
-def _command(args: argparse.Namespace) -> str:
-    """The command as typed, for provenance (always spelled ``hmcodec ...``)."""
-    return getattr(args, "command_line", None) or shlex.join(["hmcodec", *sys.argv[1:]])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run these subcommands without the main CLI (``python -m hmcodec.evaluate.cli_learned``)."""
-    parser = argparse.ArgumentParser(prog="hmcodec")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    args.command_line = shlex.join(["hmcodec", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except HmcodecError as error:
-        print(f"hmcodec {args.command}: error: {error}", file=sys.stderr)
-        return error.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -182,6 +182,13 @@ def evaluate_model(
             record["bpp_estimated_enhancement"] = estimate[ENHANCEMENT] / pixels
         used = [BASE] if layers == "base" else list(estimate)
         record["bpp_estimated"] = sum(estimate[i] for i in used) / pixels
+        recon_head = getattr(codec, "recon_head", None)
+        if recon_head is not None:  # g_a(ŷ_b): what the base alone gives a person
+            with torch.no_grad():
+                direct = recon_head(base_decoded.latents[BASE])[
+                    0, :, : image.shape[-2], : image.shape[-1]
+                ]
+            record["psnr_base_direct"] = float(psnr(image, direct.clamp(0, 1)))
         if per_image_task and _has_targets(model, sample):
             own = codec.task.metric()
             own.update([base_decoded.prediction], collate([sample]))
