@@ -39,7 +39,13 @@ TINY_CODEC: dict[str, Any] = {
 #: untrained entropy models, the escape path for symbols outside the tables).
 LATENT_GAIN = 30.0
 
-#: the experiment config used by the training tests: demo.yaml shrunk to seconds.
+#: the experiment config used by the training tests: demo.yaml's model and data shrunk to
+#: seconds, with its own two stages (base, then enhancement) whatever demo.yaml's stages are.
+TINY_STAGES = (
+    "stages=["
+    "{stage: base, lmbda: 4.0, beta: 0.1, lr: 2.0e-3, max_steps: 12}, "
+    "{stage: enhancement, lmbda: 0.1, lr: 2.0e-3, max_steps: 12}]"
+)
 TINY_TRAINING = [
     "model.base_channels=8",
     "model.enhancement_channels=16",
@@ -53,8 +59,7 @@ TINY_TRAINING = [
     "trainer.val_check_interval=6",
     "trainer.log_every_n_steps=1",
     "trainer.progress_bar=false",
-    "stages.0.max_steps=12",
-    "stages.1.max_steps=12",
+    TINY_STAGES,
 ]
 
 
@@ -148,7 +153,7 @@ def _train_entropy_models(codec: ScalableCodec, images: torch.Tensor, steps: int
     codec.eval()
     enhancement = codec.enhancement
     with torch.no_grad():
-        x = pad_to_stride(images)
+        x = pad_to_stride(images, codec.stride)
         y_base = torch.round(codec.base_analysis(x))
         y_enh = enhancement.forward(x, y_base)["y_hat"] if enhancement.has_layer else None
         for module in codec.modules():

@@ -21,10 +21,6 @@ from hmcodec.io import read_image, to_uint8, write_png
 from hmcodec.tasks.segmentation import label_palette
 
 HEIGHT, WIDTH = 45, 70
-MODEL_FILE_BUG = (
-    "checkpoint.load_model: a non-model MODEL file gives torch.load's multi-line message "
-    "(PNG/random bytes) or an uncaught KeyError traceback (text file)"
-)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -51,6 +47,12 @@ def files(tmp_path_factory, shapes, model_file) -> dict[str, Path]:
     }
 
 
+def _environment() -> dict[str, str]:
+    """The caller's environment, one thread, Python's default warning filters."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    return env | {"OMP_NUM_THREADS": "1"}
+
+
 def console_script() -> str:
     script = shutil.which("hmcodec") or str(Path(sys.executable).parent / "hmcodec")
     assert Path(script).is_file(), "the hmcodec console script is not installed"
@@ -62,7 +64,7 @@ def test_encode_info_extract_decode(tmp_path, run_cli, model_file, files):
     full, base = tmp_path / "full.hmc", tmp_path / "base.hmc"
 
     # encode: the real console script, in its own process
-    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    env = _environment()
     command = [console_script(), "encode", str(model_file), str(files["image"]), "-o", str(full)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -180,13 +182,11 @@ MODEL_CASES = [
         lambda request, files: files["image"],
         "not",
         id="image-as-model",
-        marks=pytest.mark.xfail(strict=True, reason=MODEL_FILE_BUG),
     ),
     pytest.param(
         lambda request, files: files["text"],
         "not",
         id="text-as-model",
-        marks=pytest.mark.xfail(strict=True, reason=MODEL_FILE_BUG),
     ),
 ]
 
@@ -246,6 +246,13 @@ def test_bad_training_config_gives_one_error_line(tmp_path, run_cli, case):
     assert not out.exists()
 
 
+def test_config_error_found_while_building_the_run_writes_nothing(tmp_path, run_cli):
+    out = tmp_path / "run"
+    result = run_cli("train", "demo", "--out", out, "--set", "data.train.name=nope")
+    assert_clean_error(result, "unknown dataset 'nope'")
+    assert not out.exists()
+
+
 def _without_section(yaml_text: str, key: str) -> str:
     """``yaml_text`` without the top-level ``key:`` block (simple block YAML only)."""
     kept, skipping = [], False
@@ -262,3 +269,16 @@ def test_unknown_command_line_override_key_is_refused(tmp_path, run_cli):
     result = run_cli("train", "demo", "--out", out, "--set", "trainer.speed=3", "--no-progress")
     assert_clean_error(result, "speed")
     assert not out.exists()
+
+
+def test_console_script_error_is_exactly_one_line_on_stderr(tmp_path, model_file, files):
+    """The same contract in a real process, where import-time warnings reach stderr too."""
+    stream = _damaged(files, tmp_path, "truncated")
+    out = tmp_path / "out" / "result"
+    env = _environment()
+    command = [console_script(), "decode", str(model_file), str(stream), "-o", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2
+    assert not out.parent.exists()
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith("hmcodec: error: stream is truncated")

@@ -36,11 +36,11 @@ def _one_thread(torch_threads):
         yield
 
 
-def encoder_side(model, image: torch.Tensor) -> dict[int, torch.Tensor]:
+def encoder_side(model, image: torch.Tensor) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
     """The quantised latents and output the encoder sees, recomputed without the coder."""
     codec = model.codec
     with torch.no_grad():
-        x = pad_to_stride(image[None])
+        x = pad_to_stride(image[None], codec.stride)
         y_base = torch.round(codec.base_analysis(x))
         enhancement = codec.forward_enhancement(x, y_base)
     latents = {BASE: y_base}
@@ -121,6 +121,7 @@ def test_stream_bytes_match_the_estimated_rate(rate_model, rate_images, method, 
             report.append(f"image {index} layer {chunk.index}: {real} bits, {error:+.3%}")
             assert real >= 8 * 800, "layer too small for a 1 % bound (fixed coder flush bytes)"
             assert abs(error) < 0.01, report[-1]
+        report.append(f"image {index} container overhead {stream.overhead_bytes()} B")
         assert stream.overhead_bytes() < 64
         assert stream.overhead_bytes() == len(stream.to_bytes()) - sum(
             c.payload_bytes for c in stream.chunks

@@ -142,12 +142,9 @@ def test_demo_writes_every_promised_file(tmp_path, capsys):
     from hmcodec.demo import run_demo
 
     held_back = {"name": "shapesworld", "split": "test", "image_size": 64, "num_samples": 2}
-    overrides = [
-        "stages.0.max_steps=8",
-        "stages.1.max_steps=8",
-        "data.batch_size=4",
-        "trainer.limit_val_batches=1",
-    ]
+    stages = len(load_config("demo").stages)  # every stage of the packaged demo, 8 steps each
+    overrides = [f"stages.{i}.max_steps=8" for i in range(stages)]
+    overrides += ["data.batch_size=4", "trainer.limit_val_batches=1"]
     summary = run_demo(tmp_path, overrides=overrides, progress=False, held_back=held_back)
     printed = capsys.readouterr().out
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,8 +104,10 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
         raise ModelError(f"model file {path} does not exist.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as error:
-        raise ModelError(f"{path} is not a readable hmcodec model file ({error}).") from None
+    except Exception:  # torch raises many types for foreign files (pickle, zip, key errors…)
+        raise ModelError(
+            f"{path} is not an hmcodec model file (it cannot be read as a PyTorch file)."
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ModelError(
             f"{path} is not an hmcodec model file (it may be a Lightning training "

@@ -10,6 +10,7 @@ import argparse
 import logging
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 from hmcodec import __version__
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.command_line = shlex.join(["hmcodec", *(sys.argv[1:] if argv is None else argv)])
     configure_logging(args.verbose)
+    # CompressAI's import triggers torch's deprecation notice for torch.jit.script
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
     try:
         return int(args.func(args) or 0)
     except HmcodecError as error:

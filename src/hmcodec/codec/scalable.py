@@ -73,6 +73,7 @@ class CodecConfig:
         return config
 
     def validate(self) -> None:
+        register_architectures()
         ARCHITECTURES.get(self.architecture)
         self.transform_size()
         ENHANCEMENTS.get(self.method)
@@ -208,6 +209,11 @@ class ScalableCodec(nn.Module):
     @property
     def layer_count(self) -> int:
         return 2 if self.enhancement.has_layer else 1
+
+
+def register_architectures() -> None:
+    """Import the modules that register further architectures (coding for machines)."""
+    import hmcodec.machines  # noqa: F401
 
 
 def build_codec(config: CodecConfig | dict[str, Any]) -> ScalableCodec:

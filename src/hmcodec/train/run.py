@@ -192,13 +192,13 @@ def train(
             f"{out} already holds a training run; pass --resume to continue it "
             "or choose another --out."
         )
-    out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(config.seed, workers=True, verbose=False)
     codec = build_codec(config.model)
     data = config.data
     batch_size, workers = int(data.get("batch_size", 8)), int(data.get("num_workers", 0))
     train_loader = _loader(data["train"], batch_size, workers, shuffle=True)
     val_loader = _loader(data.get("val", data["train"]), batch_size, workers, shuffle=False)
+    out.mkdir(parents=True, exist_ok=True)  # only once the config has proved buildable
     started = time.time()
     metrics: dict[str, dict[str, float]] = {}
     warm = warm_start
