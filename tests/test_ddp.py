@@ -28,7 +28,8 @@ def _torchrun(out: Path, steps: int, resume: bool) -> subprocess.CompletedProces
         "model.transform=tiny", "model.base_channels=8", "model.enhancement_channels=8",
         "model.side_channels=8", "model.task.width=8", "data.batch_size=2",
         "data.train.image_size=32", "data.val.image_size=32", "data.val.num_samples=4",
-        f"stages.0.max_steps={steps}", "stages.1.max_steps=2", "trainer.val_check_interval=3",
+        f"stages=[{{stage: base, lmbda: 4.0, beta: 0.1, lr: 0.002, max_steps: {steps}}}]",
+        "trainer.val_check_interval=3",
         "trainer.limit_val_batches=1", "trainer.devices=2", "trainer.strategy=ddp",
         "trainer.accelerator=cpu",
     ]

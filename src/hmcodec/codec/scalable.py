@@ -187,9 +187,16 @@ class ScalableCodec(nn.Module):
         return self.enhancement(x, y_hat_b)
 
     def base_modules(self) -> list[nn.Module]:
-        modules = [self.base_analysis, self.base_entropy, self.base_synthesis, self.task]
-        modules.append(self.recon_head)
-        return modules + ([self.auxiliary] if self.auxiliary is not None else [])
+        """Everything the base stage trains and the enhancement stage keeps frozen."""
+        modules = [
+            self.base_analysis,
+            self.base_entropy,
+            self.base_synthesis,
+            self.task,
+            self.recon_head,
+            self.auxiliary,
+        ]
+        return [m for m in modules if m is not None]
 
     def for_inference(self) -> ScalableCodec:
         """This codec without its training-only branches (the auxiliary recognition branch)."""
