@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hmcodec.registry import Registry
@@ -86,3 +87,16 @@ def batch_to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
         else:
             moved[key] = value
     return moved
+
+
+def dense_output(network: nn.Module, image_like: Tensor) -> Tensor:
+    """A dense network's N×C×H×W output at the input size (torchvision's ``{"out": …}`` unwrapped,
+    bilinear up-sampling where the network predicts at a lower resolution)."""
+    output = network(image_like)
+    if isinstance(output, dict):
+        output = output["out"]
+    if output.shape[-2:] != image_like.shape[-2:]:
+        output = F.interpolate(
+            output, size=image_like.shape[-2:], mode="bilinear", align_corners=False
+        )
+    return output

@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 from torchvision.models import mobilenet_v3_large
 from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
-from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
+from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
 from hmcodec.tasks.segmentation import tiny_segmenter
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
@@ -98,14 +97,7 @@ class DepthTask(TaskHead):
 
     def forward(self, image_like: Tensor) -> Tensor:
         """N×H×W depth at the input size."""
-        depth = self.network(image_like)
-        if isinstance(depth, dict):  # torchvision segmentation models return {"out": ...}
-            depth = depth["out"]
-        if depth.shape[-2:] != image_like.shape[-2:]:
-            depth = F.interpolate(
-                depth, size=image_like.shape[-2:], mode="bilinear", align_corners=False
-            )
-        return depth[:, 0]
+        return dense_output(self.network, image_like)[:, 0]
 
     def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
         target = batch["depth"]

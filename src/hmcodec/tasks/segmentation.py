@@ -24,7 +24,7 @@ from torchvision.models.segmentation import (
     lraspp_mobilenet_v3_large,
 )
 
-from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
+from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
     evaluating,
@@ -131,14 +131,7 @@ class SegmentationTask(TaskHead):
         raise NotImplementedError
 
     def forward(self, image_like: Tensor) -> Tensor:
-        logits = self.network(image_like)
-        if isinstance(logits, dict):  # torchvision segmentation models return {"out": ...}
-            logits = logits["out"]
-        if logits.shape[-2:] != image_like.shape[-2:]:
-            logits = F.interpolate(
-                logits, size=image_like.shape[-2:], mode="bilinear", align_corners=False
-            )
-        return logits
+        return dense_output(self.network, image_like)
 
     def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
         return F.cross_entropy(self(image_like), batch["segmentation"], ignore_index=IGNORE_INDEX)
