@@ -168,9 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hmcodec.evaluate.cli import register
     from hmcodec.evaluate.cli_learned import register as register_learned
+    from hmcodec.machines.cli import register as register_machines
 
     register(sub)
     register_learned(sub)
+    register_machines(sub)
     return parser
 
 

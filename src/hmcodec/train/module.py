@@ -69,6 +69,11 @@ class CodecModule(L.LightningModule):
             module.eval()
         return self
 
+    def on_train_batch_start(self, batch: Any, batch_index: int) -> None:
+        # Lightning restores the modes it captured around validation; keep frozen parts in eval
+        for module in self.frozen:
+            module.eval()
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         parameters = [p for p in self.codec.parameters() if p.requires_grad]
         return torch.optim.Adam(parameters, lr=self.stage.lr)
