@@ -189,3 +189,22 @@ def test_demo_writes_every_promised_file(tmp_path, capsys):
     labels = torch.from_numpy(np.array(Image.open(tmp_path / "example_base_labels.png")))
     assert torch.equal(labels.long(), decode(model, base, "base").prediction.long())
     assert "hmcodec demo" in printed and "mIoU" in printed
+
+
+def test_a_frozen_task_model_is_untouched_by_the_base_stage(tmp_path, tiny_training):
+    """`freeze_task`: the task model trained on uncompressed images keeps every weight and its
+    BatchNorm statistics while the base layer trains through it (validation included)."""
+    stages = (
+        "stages=[{stage: task, lr: 0.002, max_steps: 4},"
+        " {stage: base, lr: 0.002, max_steps: 6, freeze_task: true}]"
+    )
+    config = load_config("demo", [*tiny_training, stages, "trainer.val_check_interval=2"])
+    train(config, tmp_path, progress=False)
+    after_task = torch.load(tmp_path / "stage0-task" / "final.pt", weights_only=True)
+    after_base = torch.load(tmp_path / "stage1-base" / "final.pt", weights_only=True)
+    task_keys = [k for k in after_task if k.startswith("task.")]
+    assert any("running_mean" in k for k in task_keys)
+    for key in task_keys:
+        assert torch.equal(after_task[key], after_base[key]), key
+    moved = [k for k in after_task if k.startswith("base_analysis.")]
+    assert any(not torch.equal(after_task[k], after_base[k]) for k in moved)
