@@ -222,6 +222,7 @@ def rd_point(model: LoadedModel, evaluation: Evaluation) -> tuple[float, dict[st
             "bpp_base": mean("bpp_base"),
             "bpp_estimated": mean("bpp_estimated_base"),
             "bpp_estimated_base": mean("bpp_estimated_base"),
+            "psnr_base_direct": mean("psnr_base_direct"),
         }
         return bpp, metrics | evaluation.task
     has_layer = enhancement.has_layer
@@ -240,6 +241,7 @@ def rd_point(model: LoadedModel, evaluation: Evaluation) -> tuple[float, dict[st
         "bpp_estimated_enhancement": est_enh,
         "psnr-rgb": mean("psnr"),
         "ms-ssim": mean("ms_ssim"),
+        "psnr_base_direct": mean("psnr_base_direct"),
     }
     return bpp, metrics | evaluation.task
 
