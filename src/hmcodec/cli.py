@@ -186,12 +186,14 @@ def configure_logging(verbose: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # CompressAI's import (the parser's subcommands load it) triggers torch's notice that
+    # torch.jit.script is deprecated; it is not the user's concern
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.command_line = shlex.join(["hmcodec", *(sys.argv[1:] if argv is None else argv)])
     configure_logging(args.verbose)
-    # CompressAI's import triggers torch's deprecation notice for torch.jit.script
-    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+
     try:
         return int(args.func(args) or 0)
     except HmcodecError as error:
