@@ -39,18 +39,20 @@ TINY = [
     "sweep=null",
     "model.base_channels=8",
 ]
-#: paradigm config → its extra overrides (no pretrained weights, narrow task model).
+#: paradigm config → its extra overrides (no pretrained weights, narrow task model, 3 steps in
+#: the second stage of the two-stage sweeps).
+TWO = "stages.1.max_steps=3"
 PARADIGMS = {
-    "full_input_unsupervised": ["model.task.weights=null", "model.task.task.width=8"],
+    "full_input_unsupervised": ["model.task.weights=null", "model.task.task.width=8", TWO],
     "full_input_supervised": [
         "model.task.weights=null",
         "model.task.task.width=8",
         "stages.0.init_from=null",
     ],
-    "split": ["model.task.weights=null", "model.task.width=8"],
-    "direct_distill_layer2": ["model.task.weights=null", "model.task.width=8"],
-    "direct_distill_layer4": ["model.task.weights=null", "model.task.width=8"],
-    "direct_distill_output": ["model.task.weights=null", "model.task.width=8"],
+    "split": ["model.task.weights=null", "model.task.width=8", TWO],
+    "direct_distill_layer2": ["model.task.weights=null", "model.task.width=8", TWO],
+    "direct_distill_layer4": ["model.task.weights=null", "model.task.width=8", TWO],
+    "direct_distill_output": ["model.task.weights=null", "model.task.width=8", TWO],
 }
 SIZES = [(32, 32), (37, 53)]
 
@@ -149,9 +151,14 @@ def test_machines_only_codecs_have_no_image_to_decode(trained, shapes):
 
 def test_a_frozen_task_model_stays_the_pretrained_one(pretrained_task, tmp_path):
     weights = f"model.task.weights={pretrained_task}"
-    frozen = _train("split", tmp_path / "frozen", weights, "model.task.width=8")
+    frozen = _train("split", tmp_path / "frozen", weights, "model.task.width=8", TWO)
     free = _train(
-        "split", tmp_path / "free", weights, "model.task.width=8", "model.options.freeze_task=false"
+        "split",
+        tmp_path / "free",
+        weights,
+        "model.task.width=8",
+        TWO,
+        "model.options.freeze_task=false",
     )
     spec = {"name": "segmentation-resnet-tiny", "num_classes": 6, "width": 8}
     original = build_pretrained_task(spec | {"weights": str(pretrained_task)}).state_dict()

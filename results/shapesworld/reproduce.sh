@@ -14,7 +14,7 @@ for config in base base_beta0; do
 done
 # Enhancement layers on the frozen β = 0.1 base, four λ each (largest first, then warm starts).
 for method in conditional residual standalone; do
-  [ -f runs/shapesworld/$method/lmbda-0.025/model.ckpt ] ||
+  [ -f runs/shapesworld/$method/lmbda-0.075/model.ckpt ] ||
     hmcodec train configs/shapesworld/$method.yaml --out runs/shapesworld/$method --no-progress &
 done
 wait

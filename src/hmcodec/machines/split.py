@@ -33,8 +33,8 @@ from hmcodec.entropy import ENTROPY_MODELS, quantize
 from hmcodec.entropy.base import entropy_models
 from hmcodec.errors import ConfigError, StreamError
 from hmcodec.machines.cut import OUTPUT, Back, Front, TracedNetwork, probe
-from hmcodec.machines.tasks import build_pretrained_task, frozen_in_eval
-from hmcodec.nn.transforms import ResidualBottleneck, TransformSize
+from hmcodec.machines.tasks import ResidualBlock, build_pretrained_task, frozen_in_eval
+from hmcodec.nn.transforms import TransformSize
 from hmcodec.tasks import TaskHead, TaskMetric
 
 OBJECTIVES = ("task", "distill")
@@ -202,50 +202,47 @@ class SplitTask(TaskHead):
 
 
 # ---------------------------------------------------------------------------- feature codec
-def _blocks(channels: int, count: int) -> list[nn.Module]:
-    return [ResidualBottleneck(channels) for _ in range(count)]
+def _stage(channels: int, blocks: int) -> list[nn.Module]:
+    """BatchNorm, ReLU and ``blocks`` residual blocks after a convolution."""
+    layers: list[nn.Module] = [nn.BatchNorm2d(channels), nn.ReLU()]
+    return layers + [ResidualBlock(channels, channels) for _ in range(blocks)]
 
 
 class FeatureAnalysis(nn.Sequential):
-    """``stages`` stride-2 5×5 convolutions with residual bottlenecks and ELU between them
-    (the transforms of :mod:`hmcodec.nn.transforms` at any depth); 3×3 convs for 0 stages."""
+    """``stages`` stride-2 5×5 convolutions (3×3 for 0 stages), each followed by BatchNorm, ReLU
+    and residual blocks (the task networks' own building blocks), then a 3×3 convolution to the
+    latent channels.
+
+    Normalised transforms, not the ELU transforms of :mod:`hmcodec.nn.transforms`: at CPU scale
+    the latter learned to regress a task model's features about ten times slower. Only the
+    encoder runs them (the coded latents carry their own checksum), so BatchNorm is safe.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, size: TransformSize, stages: int):
-        width = size.width
-        if stages == 0:
-            layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, 1, 1), nn.ELU()]
-            layers += [*_blocks(width, size.blocks), nn.Conv2d(width, out_channels, 3, 1, 1)]
-        else:
-            layers, channels = [], in_channels
-            for stage in range(stages):
-                last = stage == stages - 1
-                layers.append(nn.Conv2d(channels, out_channels if last else width, 5, 2, 2))
-                channels = width
-                if not last:
-                    layers += [nn.ELU(), *_blocks(width, size.blocks)]
-        super().__init__(*layers)
+        width, layers, channels = size.width, [], in_channels
+        for _ in range(stages):
+            layers += [nn.Conv2d(channels, width, 5, 2, 2), *_stage(width, size.blocks)]
+            channels = width
+        if not stages:
+            layers += [nn.Conv2d(channels, width, 3, 1, 1), *_stage(width, size.blocks)]
+        super().__init__(*layers, nn.Conv2d(width, out_channels, 3, 1, 1))
 
 
 class FeatureSynthesis(nn.Module):
-    """ŷ → Ŷ (the cut's channels, ``2^stages``× the latent size) on the image grid."""
+    """ŷ → Ŷ (the cut's channels, ``2^stages``× the latent size) on the image grid; mirrors
+    :class:`FeatureAnalysis` with stride-2 transposed convolutions."""
 
     def __init__(
         self, in_channels: int, out_channels: int, size: TransformSize, stages: int, grid: int
     ) -> None:
         super().__init__()
         width = size.width
-        if stages == 0:
-            layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, 1, 1), nn.ELU()]
-            layers += [*_blocks(width, size.blocks), nn.Conv2d(width, out_channels, 3, 1, 1)]
-        else:
-            layers, channels = [], in_channels
-            for stage in range(stages):
-                last = stage == stages - 1
-                out = out_channels if last else width
-                layers.append(nn.ConvTranspose2d(channels, out, 5, 2, 2, output_padding=1))
-                channels = out
-                if not last:
-                    layers += [nn.ELU(), *_blocks(width, size.blocks)]
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, 1, 1)]
+        layers += _stage(width, size.blocks)
+        for _ in range(stages):
+            layers.append(nn.ConvTranspose2d(width, width, 5, 2, 2, output_padding=1))
+            layers += _stage(width, size.blocks)
+        layers.append(nn.Conv2d(width, out_channels, 3, 1, 1))
         self.transform = nn.Sequential(*layers)
         self.grid = grid
 
