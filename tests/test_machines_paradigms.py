@@ -39,20 +39,23 @@ TINY = [
     "sweep=null",
     "model.base_channels=8",
 ]
-#: paradigm config → its extra overrides (no pretrained weights, narrow task model, 3 steps in
-#: the second stage of the two-stage sweeps).
-TWO = "stages.1.max_steps=3"
+#: paradigm config → its extra overrides (no pretrained weights or codecs, a narrow task model,
+#: 3 steps in the second stage of the two-stage sweep).
+TASK = ["model.task.weights=null", "model.task.width=8"]
+FRESH = "stages.0.init_from=null"
 PARADIGMS = {
-    "full_input_unsupervised": ["model.task.weights=null", "model.task.task.width=8", TWO],
-    "full_input_supervised": [
+    "full_input_unsupervised": [
         "model.task.weights=null",
         "model.task.task.width=8",
-        "stages.0.init_from=null",
+        "stages.1.max_steps=3",
     ],
-    "split": ["model.task.weights=null", "model.task.width=8", TWO],
-    "direct_distill_layer2": ["model.task.weights=null", "model.task.width=8", TWO],
-    "direct_distill_layer4": ["model.task.weights=null", "model.task.width=8", TWO],
-    "direct_distill_output": ["model.task.weights=null", "model.task.width=8", TWO],
+    "full_input_supervised": ["model.task.weights=null", "model.task.task.width=8", FRESH],
+    "split_pretrain": TASK,
+    "split": [*TASK, FRESH],
+    "direct_pretrain_layer2": TASK,
+    "direct_distill_layer2": [*TASK, FRESH],
+    "direct_distill_layer4": [*TASK, FRESH],
+    "direct_distill_output": [*TASK, FRESH],
 }
 SIZES = [(32, 32), (37, 53)]
 
@@ -151,13 +154,12 @@ def test_machines_only_codecs_have_no_image_to_decode(trained, shapes):
 
 def test_a_frozen_task_model_stays_the_pretrained_one(pretrained_task, tmp_path):
     weights = f"model.task.weights={pretrained_task}"
-    frozen = _train("split", tmp_path / "frozen", weights, "model.task.width=8", TWO)
+    frozen = _train("split_pretrain", tmp_path / "frozen", weights, "model.task.width=8")
     free = _train(
-        "split",
+        "split_pretrain",
         tmp_path / "free",
         weights,
         "model.task.width=8",
-        TWO,
         "model.options.freeze_task=false",
     )
     spec = {"name": "segmentation-resnet-tiny", "num_classes": 6, "width": 8}
@@ -209,3 +211,15 @@ def test_hmcodec_eval_scores_the_paradigms_from_streams(trained):
     assert len(curve) == 2
     assert all(b > 0 for b in curve.bpp)
     assert {"miou", "uncompressed_miou"} <= set(curve.results)
+
+
+def test_the_supervised_full_input_codec_starts_from_the_unsupervised_one(trained, tmp_path):
+    unsupervised = trained["full_input_unsupervised"]
+    init = f"stages.0.init_from={unsupervised.path}"
+    overrides = ["model.task.weights=null", "model.task.task.width=8", init]
+    supervised = load_model(_train("full_input_supervised", tmp_path / "sup", *overrides)).codec
+    before, after = unsupervised.codec.state_dict(), supervised.state_dict()
+    assert supervised.task.objective == "task"
+    task_keys = [k for k in before if k.startswith("task.")]
+    assert task_keys and all(torch.equal(before[k], after[k]) for k in task_keys)  # frozen
+    assert not torch.equal(before["base_analysis.0.weight"], after["base_analysis.0.weight"])
