@@ -1,9 +1,9 @@
 """``python -m hmcodec.machines ARGS``: the ``hmcodec`` command line with this package loaded.
 
-Until the main CLI imports :mod:`hmcodec.machines`, its architectures (``split``,
-``direct-features``) and task heads (``full-input``, ``segmentation-resnet-tiny``) are unknown
-to a plain ``hmcodec train``/``eval``/``encode``; this entry point registers them and adds
-``analyze appropriateness``, then runs the usual command line.
+It registers this package's architectures (``split``, ``direct-features``) and task heads
+(``full-input``, ``segmentation-resnet-tiny``) and makes sure ``analyze appropriateness`` is
+there, then runs the usual command line (equivalent to ``hmcodec ARGS`` where the main CLI
+already does both).
 """
 
 from __future__ import annotations

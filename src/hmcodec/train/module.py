@@ -69,6 +69,9 @@ class CodecModule(L.LightningModule):
             module.eval()
         return self
 
+    def on_train_start(self) -> None:
+        self.train()  # Lightning does not call train() itself; this sets the stage's modes
+
     def on_train_batch_start(self, batch: Any, batch_index: int) -> None:
         # Lightning restores the modes it captured around validation; keep frozen parts in eval
         for module in self.frozen:
