@@ -1,9 +1,9 @@
 """``hmcodec analyze appropriateness``: task appropriateness ρ of a task model's layers.
 
-The main ``hmcodec`` CLI calls :func:`register` (``python -m hmcodec.machines`` does it until
-then). MODEL is an hmcodec model file (its task head, whatever paradigm wraps it) or a task
-head name with ``--task-option``/``--weights``. Writes ``OUT.json``, ``OUT.md``, ``OUT.png``
-and ``OUT.svg`` and prints the table.
+The main ``hmcodec`` CLI calls :func:`register`. MODEL is an hmcodec model file (its task
+head, whatever paradigm wraps it) or a task head name with
+``--task-option``/``--weights``. Writes ``OUT.json``, ``OUT.md``, ``OUT.png`` and ``OUT.svg``
+and prints the table.
 """
 
 from __future__ import annotations
