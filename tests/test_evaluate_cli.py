@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from hmcodec.checkpoint import load_model
 from hmcodec.cli import main as hmcodec_main
+from hmcodec.data import build_dataset
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.evaluate import cli
+from hmcodec.evaluate.learned import evaluate_model, parse_dataset_spec
 from hmcodec.evaluate.results import RDResults
+
+#: a dataset with segmentation targets, for ``baselines --data ... --task-model``.
+SHAPES = ["shapesworld", "split=test", "image_size=64", "num_samples=4"]
 
 
 def run(argv: list[str]) -> int:
@@ -99,3 +106,61 @@ def test_main_reports_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[
                 str(tmp_path),
             ]
         )
+
+
+def test_baselines_task_metric_on_decoded_dataset_images(
+    model_file: Path, tmp_path: Path, torch_threads, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["baselines", "--data", *SHAPES, "--codecs", "jpeg", "--qualities", "5", "95"]
+    argv += ["--task-model", str(model_file), "--max-images", "3", "-o", str(tmp_path)]
+    with torch_threads(1):
+        assert run(argv) == 0
+        # hmcodec eval's own uncompressed_* on the same three images
+        model, dataset = load_model(model_file), build_dataset(parse_dataset_spec(SHAPES))
+        reference = evaluate_model(model, dataset, layers="base", max_images=3).task
+    curve = RDResults.load(tmp_path / "jpeg.json")
+    miou, accuracy = curve.values("miou"), curve.values("pixel_accuracy")
+    assert len(curve) == 2 and curve.bpp[0] < curve.bpp[1]
+    assert all(0 <= v <= 1 for v in [*miou, *accuracy])
+    assert [p["quality"] for p in curve.provenance] == [5, 95]
+    assert [row["image"] for row in curve.per_image[0]] == ["0", "1", "2"]  # --max-images 3
+    prov = curve.provenance[0]
+    assert prov["images"] == 3 and prov["task_images"] == 3
+    assert prov["task_model"] == str(model_file)
+    assert prov["task_model_fingerprint"] == model.fingerprint.hex()
+    for key in ("uncompressed_miou", "uncompressed_pixel_accuracy"):
+        assert prov[key] == pytest.approx(reference[key], abs=1e-12)
+    assert "uncompressed_miou" in curve.description and "uncompressed_miou" not in curve.results
+    # near-lossless JPEG keeps the task head's output; quality 5 changes it
+    assert abs(miou[1] - prov["uncompressed_miou"]) < 0.1
+    assert (miou[0], accuracy[0]) != (miou[1], accuracy[1])
+    out = capsys.readouterr().out
+    assert "miou" in out and "uncompressed_miou" in out and "3 images from shapesworld" in out
+
+
+def test_baselines_data_source_and_task_model_are_checked(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data", *SHAPES, "--codecs", "jpeg", "-o", str(tmp_path / "o")]
+    for bad, message in [
+        ("missing.ckpt", "model file .*missing.ckpt does not exist."),
+        ("garbage.ckpt", "garbage.ckpt is not an hmcodec model file"),
+    ]:
+        (tmp_path / "garbage.ckpt").write_bytes(b"not a model")
+        code = hmcodec_main(["baselines", *data, "--task-model", str(tmp_path / bad)])
+        err = capsys.readouterr().err.strip()
+        assert code == HmcodecError.exit_code and len(err.splitlines()) == 1
+        assert re.search(message, err), err
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ConfigError, match="--task-model needs --data"):
+        run(["baselines", str(tmp_path), "--task-model", str(model_file), "-o", str(tmp_path)])
+    with pytest.raises(ConfigError, match=r"IMAGE_DIR\) or a dataset \(--data\)\.$"):
+        run(["baselines", "--codecs", "jpeg", "-o", str(tmp_path)])
+    with pytest.raises(ConfigError, match="not both"):
+        run(["baselines", str(tmp_path), *data])
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(images / "a.png")
+    folder = ["--data", "folder", f"root={images}", "--codecs", "jpeg", "-o", str(tmp_path)]
+    with pytest.raises(ConfigError, match=r"no sample .* has the targets \(segmentation\)"):
+        run(["baselines", *folder, "--task-model", str(model_file)])

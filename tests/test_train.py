@@ -19,7 +19,7 @@ from hmcodec.codec.scalable import BASE, ENHANCEMENT
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.train import run
 from hmcodec.train.config import load_config
-from hmcodec.train.run import MODEL_FILE, TrainingInterrupted, train
+from hmcodec.train.run import MODEL_FILE, TrainingInterrupted, train, train_sweep
 
 BASE_PREFIXES = ("base_analysis.", "base_entropy.", "base_synthesis.", "task.", "recon_head.")
 TABLES = ("cdf", "cdf_length", "offset")  # coder tables: built by update() at export only
@@ -208,3 +208,36 @@ def test_a_frozen_task_model_is_untouched_by_the_base_stage(tmp_path, tiny_train
         assert torch.equal(after_task[key], after_base[key]), key
     moved = [k for k in after_task if k.startswith("base_analysis.")]
     assert any(not torch.equal(after_task[k], after_base[k]) for k in moved)
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_sweep_points_share_earlier_stages_and_start_as_configured(
+    tmp_path, tiny_training, warm_start
+):
+    """An RD sweep trains the stages before the swept one once; with ``warm_start: false`` every
+    point trains the swept stage from that shared state, exactly like a run of its own, and with
+    warm starts the later points begin from the first point instead (and so end elsewhere)."""
+    stages = (
+        "stages=[{stage: task, lr: 0.002, max_steps: 3},"
+        " {stage: base, lmbda: 4.0, lr: 0.002, max_steps: 4}]"
+    )
+    sweep = f"sweep={{stage: 1, lmbda: [4.0, 1.0], warm_start: {str(warm_start).lower()}}}"
+    config = load_config("demo", [*tiny_training, stages, sweep])
+    models = train_sweep(config, tmp_path / "sweep", progress=False)
+    assert [m.parent.name for m in models] == ["lmbda-4", "lmbda-1"]
+    assert (tmp_path / "sweep" / "lmbda-4" / "stage0-task").is_dir()
+    assert not (tmp_path / "sweep" / "lmbda-1" / "stage0-task").exists()  # shared, not retrained
+
+    alone = load_config("demo", [*tiny_training, stages, "stages.1.lmbda=1.0"])
+    shared = {0: tmp_path / "sweep" / "lmbda-4" / "stage0-task"}
+    train(alone, tmp_path / "alone", progress=False, shared=shared)
+    swept = torch.load(tmp_path / "sweep" / "lmbda-1" / "stage1-base" / "final.pt")
+    reference = torch.load(tmp_path / "alone" / "stage1-base" / "final.pt")
+    same = all(torch.equal(swept[k], reference[k]) for k in reference)
+    assert same is not warm_start
+
+
+def test_a_sweep_with_unknown_keys_is_refused(tiny_training):
+    config = load_config("demo", [*tiny_training, "sweep={stage: 1, lmbda: [1, 2], warm: no}"])
+    with pytest.raises(ConfigError, match="unknown sweep key"):
+        run.sweep_points(config)

@@ -77,8 +77,12 @@ def read_image(path: str | os.PathLike[str]) -> tuple[Tensor, str]:
         raise ImageError(f"{path} is not an image file that Pillow can read.") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"cannot read image {path}: {error}.") from None
-    array = np.asarray(rgb, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0, mode
+    return from_uint8(np.asarray(rgb, dtype=np.uint8)), mode
+
+
+def from_uint8(image: np.ndarray) -> Tensor:
+    """uint8 H×W×C → float C×H×W in [0, 1] (the inverse of :func:`to_uint8`)."""
+    return torch.from_numpy(image.copy()).permute(2, 0, 1).float() / 255.0
 
 
 def to_uint8(image: Tensor) -> np.ndarray:

@@ -13,7 +13,7 @@ import math
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,12 +103,14 @@ def sweep(
     command: str | None = None,
     dataset: str = "",
     progress: Callable[[int], object] | None = None,
+    provenance: Mapping[str, object] | None = None,
 ) -> RDResults:
     """RD points of ``codec`` over ``images``, one per quality: mean bpp, PSNR-RGB, MS-SSIM.
 
     bpp is ``bytes · 8 / (H·W)`` per image, then averaged over images, like the metrics.
     ``task_fn(decoded_images)`` may add task metrics (e.g. ``{"miou": 0.6}``) to each point.
-    ``progress(n)`` is called after each image (e.g. ``tqdm.update``).
+    ``progress(n)`` is called after each image (e.g. ``tqdm.update``). ``provenance`` is added
+    to every point's provenance (e.g. the task model).
     """
     spec = get_codec(codec)
     qualities = list(spec.default_qualities if qualities is None else qualities)
@@ -144,14 +146,15 @@ def sweep(
         metrics = {key: _mean([float(r[key]) for r in rows]) for key in ("psnr-rgb", "ms-ssim")}
         if task_fn is not None:
             metrics |= {k: float(v) for k, v in task_fn(decoded_all).items()}
-        provenance: dict[str, object] = {"codec": codec, "quality": quality}
-        provenance |= {"library": spec.library, "images": len(rgbs)}
+        point: dict[str, object] = {"codec": codec, "quality": quality}
+        point |= {"library": spec.library, "images": len(rgbs)}
         if command:
-            provenance["command"] = command
+            point["command"] = command
         if dataset:
-            provenance["dataset"] = dataset
+            point["dataset"] = dataset
+        point |= dict(provenance or {})
         bpp = _mean([float(r["bpp"]) for r in rows])
-        out.add_point(bpp, metrics, provenance, per_image=rows)
+        out.add_point(bpp, metrics, point, per_image=rows)
     return out
 
 

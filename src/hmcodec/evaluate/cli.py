@@ -10,7 +10,9 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from tqdm import tqdm
 
 from hmcodec.errors import ConfigError
@@ -18,7 +20,10 @@ from hmcodec.evaluate.bdrate import DEFAULT_METHOD, METHODS, compare
 from hmcodec.evaluate.classical import CODECS, Quality, available_codecs, sweep
 from hmcodec.evaluate.plot import write_report
 from hmcodec.evaluate.results import RDResults
-from hmcodec.io import read_image, to_uint8
+from hmcodec.io import from_uint8, read_image, to_uint8
+
+if TYPE_CHECKING:
+    from hmcodec.checkpoint import LoadedModel
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_CODECS = ("jpeg", "webp", "avif", "jpeg2000", "jpegxl")
@@ -58,10 +63,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "baselines",
         help="RD curves of classical codecs (JPEG, WebP, AVIF, JPEG 2000, JPEG XL, HEVC)",
-        description="Encode every image of IMAGE_DIR with each codec at each quality and write "
-        "OUT_DIR/<codec>.json. Qualities are each codec's native knob; see docs/evaluation.md.",
+        description="Encode every image of IMAGE_DIR (or of the dataset --data) with each codec "
+        "at each quality and write OUT_DIR/<codec>.json. Qualities are each codec's native knob; "
+        "with --task-model, every point also gets that model's task metric on the decoded "
+        "images. See docs/evaluation.md.",
     )
-    p.add_argument("image_dir", type=Path, help="folder of images (png, jpg, ppm, ...)")
+    p.add_argument("image_dir", type=Path, nargs="?", help="folder of images (png, jpg, ppm, ...)")
+    p.add_argument(
+        "--data",
+        nargs="+",
+        metavar="SPEC",
+        help="a dataset instead of IMAGE_DIR: name and KEY=VALUE options as for hmcodec eval "
+        "--dataset, e.g. 'shapesworld split=test image_size=256 num_samples=16'",
+    )
+    p.add_argument(
+        "--task-model",
+        type=Path,
+        metavar="MODEL",
+        help="hmcodec model file whose task head scores the decoded images (needs --data for "
+        "the targets); adds its task metrics (e.g. miou) to every point",
+    )
     p.add_argument(
         "--codecs",
         nargs="+",
@@ -77,7 +98,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.add_argument("--max-images", type=int, help="use only the first N images (sorted by name)")
-    p.add_argument("--dataset", help="dataset name for descriptions (default: folder name)")
+    p.add_argument(
+        "--dataset",
+        help="dataset name for descriptions (default: the folder's name or the --data spec)",
+    )
     p.set_defaults(func=run_baselines)
 
 
@@ -114,15 +138,34 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def run_baselines(args: argparse.Namespace) -> int:
+    if (args.image_dir is None) == (args.data is None):
+        both = ", not both" if args.data is not None else ""
+        raise ConfigError(f"give an image folder (IMAGE_DIR) or a dataset (--data){both}.")
+    if args.task_model is not None and args.data is None:
+        raise ConfigError(
+            "--task-model needs --data: an image folder has no targets to score the task against."
+        )
     codecs = _usable_codecs(args.codecs)
     qualities = _parse_qualities(args.qualities, codecs)
-    paths = list_images(args.image_dir)[: args.max_images]
-    images = [to_uint8(read_image(path)[0]) for path in paths]
-    names = [path.name for path in paths]
-    dataset = args.dataset or args.image_dir.resolve().name
+    task: _TaskScorer | None = None
+    if args.data is not None:
+        from hmcodec.evaluate.learned import describe_dataset, parse_dataset_spec
+
+        spec = parse_dataset_spec(args.data)
+        task = _TaskScorer.load(args.task_model) if args.task_model is not None else None
+        images, names = _dataset_images(spec, args.max_images, task)
+        source = describe_dataset(spec)
+        dataset = args.dataset or source
+    else:
+        paths = list_images(args.image_dir)[: args.max_images]
+        images = [to_uint8(read_image(path)[0]) for path in paths]
+        names = [path.name for path in paths]
+        source = str(args.image_dir)
+        dataset = args.dataset or args.image_dir.resolve().name
     command = command_line(args)
     total = sum(len(qualities.get(c) or CODECS.build(c).default_qualities) for c in codecs)
-    rows: list[tuple[str, Quality, float, float, float]] = []
+    columns = ["psnr-rgb", "ms-ssim"]
+    rows: list[tuple[str, Quality, float, list[float]]] = []
     with tqdm(total=total * len(images), unit="img", desc="baselines", mininterval=2) as bar:
         for codec in codecs:
             bar.set_postfix_str(codec)
@@ -130,23 +173,118 @@ def run_baselines(args: argparse.Namespace) -> int:
                 images,
                 codec,
                 qualities.get(codec),
+                task_fn=task,
                 names=names,
                 command=command,
                 dataset=dataset,
                 progress=bar.update,
+                provenance=task.provenance() if task is not None else None,
             )
+            if task is not None:
+                curve.description += f"; {task.description()}"
+                columns = list(dict.fromkeys([*columns, *task.uncompressed]))
             path = curve.save(args.output / f"{codec}.json")
             tqdm.write(f"wrote {path}")
             for i, prov in enumerate(curve.provenance):
-                r = curve.results
-                rows.append(
-                    (codec, prov["quality"], r["bpp"][i], r["psnr-rgb"][i], r["ms-ssim"][i])
-                )
-    print(f"{len(images)} images from {args.image_dir}")
-    print(f"{'codec':<9} {'quality':>8} {'bpp':>7} {'PSNR-RGB':>9} {'MS-SSIM':>8}")
-    for codec, quality, bpp, psnr, msssim in rows:
-        print(f"{codec:<9} {quality:>8} {bpp:>7.4f} {psnr:>9.3f} {msssim:>8.5f}")
+                values = [curve.results[m][i] for m in columns]
+                rows.append((codec, prov["quality"], curve.bpp[i], values))
+    print(f"{len(images)} images from {source}")
+    if task is not None:
+        print(task.description())
+    print(f"{'codec':<9} {'quality':>8} {'bpp':>7} " + " ".join(f"{m:>14}" for m in columns))
+    for codec, quality, bpp, values in rows:
+        metrics = " ".join(f"{v:>14.4f}" for v in values)
+        print(f"{codec:<9} {quality!s:>8} {bpp:>7.4f} {metrics}")
     return 0
+
+
+def _dataset_images(
+    spec: dict[str, Any], max_images: int | None, task: _TaskScorer | None
+) -> tuple[list[np.ndarray], list[str]]:
+    """The first ``max_images`` images of the dataset ``spec`` as uint8 and their names; with
+    ``task``, each sample's targets are kept and the uncompressed image is scored."""
+    from hmcodec.data import build_dataset
+    from hmcodec.evaluate.learned import sample_name
+
+    data = build_dataset(spec)
+    count = len(data)  # type: ignore[arg-type]
+    count = count if max_images is None else min(count, max_images)
+    if count <= 0:
+        raise ConfigError(f"dataset {spec['name']!r} holds no images.")
+    images, names = [], []
+    for index in range(count):
+        sample = data[index]
+        images.append(to_uint8(sample["image"]))
+        names.append(sample_name(sample, index))
+        if task is not None:
+            task.add_sample(sample)
+    if task is not None:
+        task.finish_uncompressed(spec)
+    return images, names
+
+
+class _TaskScorer:
+    """A model's task head on decoded images, scored against the targets of the dataset's
+    samples exactly as ``hmcodec eval`` scores ``uncompressed_*`` (``learned.score_task``)."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        #: per image: its targets as a batch of one (``collate``, no image), or ``None``.
+        self.batches: list[dict[str, Any] | None] = []
+        self.uncompressed: dict[str, float] = {}
+        self._metric = model.codec.task.metric()
+
+    @classmethod
+    def load(cls, path: Path) -> _TaskScorer:
+        from hmcodec.checkpoint import load_model
+
+        return cls(load_model(path))
+
+    def add_sample(self, sample: dict[str, Any]) -> None:
+        """Keep ``sample``'s targets and score its uncompressed image."""
+        from hmcodec.data import collate
+        from hmcodec.evaluate.learned import has_task_targets, score_task
+
+        if not has_task_targets(self.model, sample):
+            self.batches.append(None)
+            return
+        batch = collate([{k: v for k, v in sample.items() if k != "image"}])
+        score_task(self.model, self._metric, sample["image"], batch)
+        self.batches.append(batch)
+
+    def finish_uncompressed(self, spec: dict[str, Any]) -> None:
+        """Compute the uncompressed metrics; ``ConfigError`` if no sample had the targets."""
+        if not any(b is not None for b in self.batches):
+            keys = ", ".join(self.model.codec.task.target_keys) or "none"
+            raise ConfigError(
+                f"no sample of dataset {spec['name']!r} has the targets ({keys}) that the task "
+                f"of {self.model.name} needs."
+            )
+        self.uncompressed = {k: float(v) for k, v in self._metric.compute().items()}
+
+    def __call__(self, decoded: list[np.ndarray]) -> dict[str, float]:
+        """The task metrics on ``decoded`` (uint8 H×W×3, in the samples' order)."""
+        from hmcodec.evaluate.learned import score_task
+
+        metric = self.model.codec.task.metric()
+        for image, batch in zip(decoded, self.batches, strict=True):
+            if batch is not None:
+                score_task(self.model, metric, from_uint8(image), batch)
+        return {k: float(v) for k, v in metric.compute().items()}
+
+    def provenance(self) -> dict[str, object]:
+        """The task model and its metrics on the uncompressed images, for every point."""
+        model = self.model
+        return {
+            "task_model": str(model.path),
+            "task_model_fingerprint": model.fingerprint.hex(),
+            "task_images": sum(b is not None for b in self.batches),
+        } | {f"uncompressed_{k}": v for k, v in self.uncompressed.items()}
+
+    def description(self) -> str:
+        """The task model and its uncompressed metrics, for results descriptions."""
+        values = ", ".join(f"uncompressed_{k} = {v:.4f}" for k, v in self.uncompressed.items())
+        return f"task metrics from the task head of {self.model.path} ({values})"
 
 
 def _usable_codecs(requested: list[str]) -> list[str]:

@@ -38,6 +38,7 @@ from hmcodec.data import build_dataset, collate
 from hmcodec.errors import ConfigError
 from hmcodec.evaluate.image_metrics import ms_ssim, psnr
 from hmcodec.evaluate.results import RDResults
+from hmcodec.tasks.base import TaskMetric
 from hmcodec.train.module import bits_per_pixel
 
 LAYERS = ("base", "all")
@@ -112,9 +113,23 @@ def describe_dataset(spec: dict[str, Any]) -> str:
     return " ".join([str(spec.get("name", "?")), *options])
 
 
-def _has_targets(model: LoadedModel, sample: dict[str, Any]) -> bool:
+def has_task_targets(model: LoadedModel, sample: dict[str, Any]) -> bool:
+    """Whether ``sample`` carries every target that ``model``'s task metric needs."""
     keys = model.codec.task.target_keys
     return bool(keys) and all(sample.get(k) is not None for k in keys)
+
+
+@torch.no_grad()
+def score_task(
+    model: LoadedModel, metric: TaskMetric, image: torch.Tensor, batch: dict[str, Any]
+) -> None:
+    """Add the task head's prediction on ``image`` itself (3×H×W in [0, 1], no coding) to
+    ``metric``, scored against the targets of ``batch`` (``collate([sample])``).
+
+    This is how ``uncompressed_*`` metrics are measured, and how ``hmcodec baselines
+    --task-model`` scores images decoded by classical codecs.
+    """
+    metric.update(model.codec.task.predict(image[None]), batch)
 
 
 def _stream_bpp(stream: Stream, pixels: int) -> float:
@@ -159,11 +174,10 @@ def evaluate_model(
         full = Stream.from_bytes(stream.to_bytes())
         base_only = Stream.from_bytes(full.select([BASE]).to_bytes())
         base_decoded = decode(model, base_only, "base")
-        if _has_targets(model, sample):
+        if has_task_targets(model, sample):
             batch = collate([sample])
             metric.update([base_decoded.prediction], batch)
-            with torch.no_grad():
-                uncompressed.update(codec.task.predict(image[None]), batch)
+            score_task(model, uncompressed, image, batch)
             scored += 1
         estimate = estimated_bits(model, image)
         record: dict[str, Any] = {
@@ -189,7 +203,7 @@ def evaluate_model(
                     0, :, : image.shape[-2], : image.shape[-1]
                 ]
             record["psnr_base_direct"] = float(psnr(image, direct.clamp(0, 1)))
-        if per_image_task and _has_targets(model, sample):
+        if per_image_task and has_task_targets(model, sample):
             own = codec.task.metric()
             own.update([base_decoded.prediction], collate([sample]))
             record |= {k: float(v) for k, v in own.compute().items()}

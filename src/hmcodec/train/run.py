@@ -262,8 +262,15 @@ def sweep_points(config: ExperimentConfig) -> list[tuple[str, ExperimentConfig]]
     try:
         index, values = int(sweep.get("stage", len(config.stages) - 1)), list(sweep["lmbda"])
         config.stages[index]
+        unknown = set(sweep) - {"stage", "lmbda", "warm_start"}
     except (KeyError, TypeError, ValueError, IndexError):
-        raise ConfigError("sweep must be {stage: <stage index>, lmbda: [values...]}.") from None
+        raise ConfigError(
+            "sweep must be {stage: <stage index>, lmbda: [values...], warm_start: true|false}."
+        ) from None
+    if unknown:
+        raise ConfigError(f"unknown sweep key(s) {', '.join(sorted(unknown))}.")
+    if not isinstance(sweep.get("warm_start", True), bool):
+        raise ConfigError("sweep.warm_start must be true or false.")
     if not values or len(set(values)) != len(values):
         raise ConfigError("sweep.lmbda must list distinct values.")
     points = []
@@ -283,9 +290,14 @@ def train_sweep(
     resume: bool = False,
     progress: bool = True,
 ) -> list[Path]:
-    """Train every point of ``config.sweep``: the first from scratch, the rest warm-started."""
+    """Train every point of ``config.sweep``: the first from scratch, the rest warm-started.
+
+    With ``warm_start: false`` every point trains its sweep stage from the same state (the shared
+    earlier stages, or the stage's ``init_from``), so all points get the same training length.
+    """
     out = Path(out)
     index = int((config.sweep or {}).get("stage", len(config.stages) - 1))
+    warm_start = bool((config.sweep or {}).get("warm_start", True))
     models: list[Path] = []
     first: Path | None = None
     for name, point in sweep_points(config):
@@ -296,6 +308,8 @@ def train_sweep(
             continue
         shared = {i: first / f"stage{i}-{s.stage}" for i, s in enumerate(point.stages) if i < index}
         warm = first / f"stage{index}-{point.stages[index].stage}" / "final.pt"
+        if not warm_start:
+            warm = None
         models.append(
             train(
                 point,
