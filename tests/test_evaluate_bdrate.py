@@ -104,13 +104,38 @@ def test_non_overlapping_curves_are_refused() -> None:
         bd_metric(low, far)
 
 
-def test_fewer_than_four_points_are_refused() -> None:
+def test_the_cubic_needs_four_points_and_the_piecewise_methods_three() -> None:
     three = curve("three", [0.2, 0.5, 1.0], [28.0, 31.0, 34.0])
+    shifted = curve("shifted", [0.18, 0.45, 0.9], [28.0, 31.0, 34.0])
     with pytest.raises(ConfigError, match="at least 4 RD points.*cubic"):
-        bd_rate(ANCHOR, three)
+        bd_rate(ANCHOR, three, method="cubic")
+    assert bd_rate(three, shifted, method="pchip") == pytest.approx(-10, abs=1e-9)
+    pchip, cubic = compare(three, shifted)
+    assert pchip.bd_rate == pytest.approx(-10, abs=1e-9)
+    assert np.isnan(cubic.bd_rate) and np.isnan(cubic.bd_metric)
+    two = curve("two", [0.2, 1.0], [28.0, 34.0])
+    with pytest.raises(ConfigError, match="at least 3 RD points"):
+        compare(two, three)
     nan_point = curve("nan", RATE_TEST, [PSNR_TEST[0], float("nan"), *PSNR_TEST[2:]])
     with pytest.raises(ConfigError, match="3 usable"):
-        bd_rate(ANCHOR, nan_point)
+        bd_rate(ANCHOR, nan_point, method="cubic")
+
+
+def test_another_rate_axis_is_used_when_named() -> None:
+    """``rate="bpp_payload"``: the container's constant bytes leave the comparison."""
+    psnr = [27.0, 29.5, 32.0, 34.0]
+    payload = [0.1, 0.25, 0.5, 0.8]
+    anchor = RDResults(
+        name="a", results={"bpp": [b + 0.06 for b in payload], "bpp_payload": payload, "psnr": psnr}
+    )
+    cheaper = [0.8 * b for b in payload]
+    test = RDResults(
+        name="t", results={"bpp": [b + 0.06 for b in cheaper], "bpp_payload": cheaper, "psnr": psnr}
+    )
+    assert bd_rate(anchor, test, rate="bpp_payload") == pytest.approx(-20, abs=1e-9)
+    assert -20 < bd_rate(anchor, test) < -10  # the constant container shrinks the difference
+    with pytest.raises(ConfigError, match="no 'bpp_estimated'"):
+        bd_rate(anchor, test, rate="bpp_estimated")
 
 
 def test_unknown_method_and_metric_are_refused() -> None:

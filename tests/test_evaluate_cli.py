@@ -48,6 +48,23 @@ def test_bdrate_prints_both_methods(
     assert "Akima" in out and "cubic (VCEG-M33)" in out and out.count("-10.00 %") == 2
 
 
+def test_bdrate_on_another_rate_axis_and_with_three_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    psnr, payload = [27.0, 29.0, 31.5], [0.1, 0.2, 0.4]
+    files = []
+    for name, scale in (("A", 1.0), ("B", 0.8)):
+        rates = {
+            "bpp": [scale * x + 0.06 for x in payload],
+            "bpp_payload": [scale * x for x in payload],
+        }
+        files.append(RDResults(name, results={**rates, "psnr-rgb": psnr}).save(tmp_path / name))
+    assert run(["bdrate", *map(str, files), "--rate", "bpp_payload"]) == 0
+    out = capsys.readouterr().out
+    assert "rate:   bpp_payload" in out and "-20.00 %" in out
+    assert "cubic (VCEG-M33)  BD-rate      n/a" in out  # 3 points: PCHIP only
+
+
 def test_plot_writes_three_files(two_curves: tuple[Path, Path], tmp_path: Path) -> None:
     assert run(["plot", *map(str, two_curves), "-o", str(tmp_path / "rd"), "--anchor", "b"]) == 0
     assert all((tmp_path / f"rd.{ext}").stat().st_size > 0 for ext in ("png", "svg", "md"))

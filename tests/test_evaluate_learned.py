@@ -119,10 +119,14 @@ def test_eval_writes_rd_json_from_real_streams(
         assert prov["command"].startswith("hmcodec eval") and prov["images"] == 3
         rates = measured_bpp(model, images)
         assert curve.results["bpp_total"][i] == pytest.approx(rates["total"])
+        base, enhancement = curve.results["bpp_base"][i], curve.results["bpp_enhancement"][i]
         if model.codec.config.method == "standalone":
             assert curve.bpp[i] == pytest.approx(rates["enhancement_stream"])
+            assert curve.results["bpp_payload"][i] == pytest.approx(enhancement)
         else:
             assert curve.bpp[i] == pytest.approx(rates["total"])
+            assert curve.results["bpp_payload"][i] == pytest.approx(base + enhancement)
+        assert curve.results["bpp_payload"][i] < curve.bpp[i]  # the container is not payload
         assert curve.bpp[i] > 0 and curve.results["bpp_estimated"][i] > 0
 
 
@@ -150,6 +154,7 @@ def test_eval_base_layer_only(models: list[Path], images: list, tmp_path: Path) 
     rates = measured_bpp(load_model(models[1]), images)
     assert curve.bpp[0] == pytest.approx(rates["base_stream"])
     assert curve.bpp[0] < curve.results["bpp_total"][0]
+    assert curve.results["bpp_payload"][0] == curve.results["bpp_base"][0] < curve.bpp[0]
     assert curve.provenance[0]["layers"] == "base"
 
 

@@ -24,8 +24,11 @@ from hmcodec.evaluate.results import RDResults, canonical_metric
 METHODS = ("pchip", "akima", "cubic")
 PIECEWISE_METHODS = ("pchip", "akima")
 DEFAULT_METHOD = "pchip"
-#: the VCEG-M33 cubic has 4 coefficients; both methods are reported, so every curve needs 4.
-MIN_POINTS = 4
+#: points each curve needs: the VCEG-M33 cubic has 4 coefficients; the piecewise methods
+#: interpolate 3 or more points (with fewer, :func:`compare` reports the cubic as NaN).
+MIN_POINTS = {"pchip": 3, "akima": 3, "cubic": 4}
+#: the default rate axis: bits per pixel of the whole stream or file.
+RATE = "bpp"
 
 
 @dataclass(frozen=True)
@@ -43,19 +46,31 @@ class BDResult:
 
 
 def bd_rate(
-    anchor: RDResults, test: RDResults, metric: str = "psnr-rgb", method: str = DEFAULT_METHOD
+    anchor: RDResults,
+    test: RDResults,
+    metric: str = "psnr-rgb",
+    method: str = DEFAULT_METHOD,
+    rate: str = RATE,
 ) -> float:
-    """Average bitrate difference in percent at equal ``metric`` (negative: test is better)."""
-    (ra, da), (rt, dt) = _curves(anchor, test, metric, along="metric")
-    return _call(bjontegaard.bd_rate, ra, da, rt, dt, _method(method))
+    """Average bitrate difference in percent at equal ``metric`` (negative: test is better).
+
+    ``rate`` names the rate axis: ``bpp`` (whole stream) or another results key such as
+    ``bpp_payload`` (the coded layers without the container).
+    """
+    (ra, da), (rt, dt) = _curves(anchor, test, metric, "metric", _method(method), rate)
+    return _call(bjontegaard.bd_rate, ra, da, rt, dt, method)
 
 
 def bd_metric(
-    anchor: RDResults, test: RDResults, metric: str = "psnr-rgb", method: str = DEFAULT_METHOD
+    anchor: RDResults,
+    test: RDResults,
+    metric: str = "psnr-rgb",
+    method: str = DEFAULT_METHOD,
+    rate: str = RATE,
 ) -> float:
     """Average ``metric`` difference at equal bitrate (BD-PSNR for ``psnr-rgb``)."""
-    (ra, da), (rt, dt) = _curves(anchor, test, metric, along="rate")
-    return _call(bjontegaard.bd_psnr, ra, da, rt, dt, _method(method))
+    (ra, da), (rt, dt) = _curves(anchor, test, metric, "rate", _method(method), rate)
+    return _call(bjontegaard.bd_psnr, ra, da, rt, dt, method)
 
 
 def compare(
@@ -63,13 +78,15 @@ def compare(
     test: RDResults,
     metric: str = "psnr-rgb",
     methods: Sequence[str] = (DEFAULT_METHOD, "cubic"),
+    rate: str = RATE,
 ) -> list[BDResult]:
     """BD-rate and BD-metric for each method (default: PCHIP and the VCEG-M33 cubic).
 
-    Raises ``ConfigError`` when BD-rate is undefined; a BD-metric that alone is undefined
-    (bpp ranges apart) is NaN.
+    Raises ``ConfigError`` when the first method's BD-rate is undefined; a later method that
+    alone cannot run (the cubic with fewer than 4 points) and a BD-metric that alone is
+    undefined (bpp ranges apart) are NaN.
     """
-    (_, da), (_, dt) = _curves(anchor, test, metric, along="metric")
+    (_, da), (_, dt) = _curves(anchor, test, metric, "metric", _method(methods[0]), rate)
     shared = min(da.max(), dt.max()) - max(da.min(), dt.min())
     overlap = float(shared / (max(da.max(), dt.max()) - min(da.min(), dt.min())))
     return [
@@ -78,19 +95,21 @@ def compare(
             test=test.name,
             metric=canonical_metric(metric),
             method=method,
-            bd_rate=bd_rate(anchor, test, metric, method),
-            bd_metric=_bd_metric_or_nan(anchor, test, metric, method),
+            bd_rate=_or_nan(bd_rate, anchor, test, metric, method, rate, first=i == 0),
+            bd_metric=_or_nan(bd_metric, anchor, test, metric, method, rate, first=False),
             overlap=overlap,
         )
-        for method in methods
+        for i, method in enumerate(methods)
     ]
 
 
-def _bd_metric_or_nan(anchor: RDResults, test: RDResults, metric: str, method: str) -> float:
-    """BD-metric, or NaN where only it is undefined (the bpp ranges do not overlap)."""
+def _or_nan(function: Callable[..., float], *args: object, first: bool) -> float:
+    """``function(*args)``, or NaN where it is undefined and ``first`` is False."""
     try:
-        return bd_metric(anchor, test, metric, method)
+        return function(*args)
     except ConfigError:
+        if first:
+            raise
         return math.nan
 
 
@@ -100,31 +119,33 @@ def _method(method: str) -> str:
     return method
 
 
-def _curve(results: RDResults, metric: str, along: str) -> tuple[np.ndarray, np.ndarray]:
-    """(bpp, metric) arrays of the usable points, sorted along the integration variable."""
-    rate = np.asarray(results.bpp, dtype=float)
+def _curve(
+    results: RDResults, metric: str, along: str, method: str, rate_key: str = RATE
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rate, metric) arrays of the usable points, sorted along the integration variable."""
+    rate = np.asarray(results.bpp if rate_key == RATE else results.values(rate_key), dtype=float)
     dist = np.asarray(results.values(metric), dtype=float)
     keep = np.isfinite(rate) & np.isfinite(dist) & (rate > 0)
     rate, dist = rate[keep], dist[keep]
-    if len(rate) < MIN_POINTS:
+    if len(rate) < MIN_POINTS[method]:
         raise ConfigError(
-            f"BD metrics need at least {MIN_POINTS} RD points per curve (the cubic polynomial of "
-            f"VCEG-M33 has 4 coefficients), but {results.name!r} has {len(rate)} usable "
-            f"{metric} points."
+            f"{method} BD metrics need at least {MIN_POINTS[method]} RD points per curve (the "
+            f"cubic polynomial of VCEG-M33 has 4 coefficients), but {results.name!r} has "
+            f"{len(rate)} usable {metric} points."
         )
     x = dist if along == "metric" else rate
     if len(np.unique(x)) != len(x):
-        what = metric if along == "metric" else "bpp"
+        what = metric if along == "metric" else rate_key
         raise ConfigError(f"{results.name!r} repeats a {what} value, so its curve is ambiguous.")
     order = np.argsort(x)
     return rate[order], dist[order]
 
 
 def _curves(
-    anchor: RDResults, test: RDResults, metric: str, along: str
+    anchor: RDResults, test: RDResults, metric: str, along: str, method: str, rate: str
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    a, t = _curve(anchor, metric, along), _curve(test, metric, along)
-    index, label = (1, metric) if along == "metric" else (0, "bpp")
+    a, t = _curve(anchor, metric, along, method, rate), _curve(test, metric, along, method, rate)
+    index, label = (1, metric) if along == "metric" else (0, rate)
     xa, xt = a[index], t[index]
     if min(xa.max(), xt.max()) <= max(xa.min(), xt.min()):
         raise ConfigError(

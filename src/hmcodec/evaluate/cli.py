@@ -7,6 +7,7 @@ returns an exit code and raises :class:`~hmcodec.errors.HmcodecError` for user e
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -40,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("anchor", type=Path, help="anchor results JSON (ours or CompressAI's)")
     p.add_argument("test", type=Path, help="test results JSON")
     p.add_argument("--metric", default="psnr-rgb", help="quality metric (default: psnr-rgb)")
+    p.add_argument(
+        "--rate",
+        default="bpp",
+        help="rate axis: bpp (whole stream, default) or a results key such as bpp_payload "
+        "(the coded layers without the container)",
+    )
     p.add_argument(
         "--method",
         default=DEFAULT_METHOD,
@@ -108,12 +115,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_bdrate(args: argparse.Namespace) -> int:
     anchor, test = RDResults.load(args.anchor), RDResults.load(args.test)
     methods = list(dict.fromkeys([args.method, "cubic"]))
-    results = compare(anchor, test, args.metric, methods)
+    results = compare(anchor, test, args.metric, methods, args.rate)
     print(f"anchor: {anchor.name} ({args.anchor})")
     print(f"test:   {test.name} ({args.test})")
     print(f"metric: {results[0].metric}, shared metric range {results[0].overlap:.0%}")
+    if args.rate != "bpp":
+        print(f"rate:   {args.rate}")
     names = {"pchip": "PCHIP", "akima": "Akima", "cubic": "cubic (VCEG-M33)"}
     for r in results:
+        if math.isnan(r.bd_rate):
+            print(f"  {names[r.method]:<17} BD-rate      n/a   (too few points for this method)")
+            continue
         print(
             f"  {names[r.method]:<17} BD-rate {r.bd_rate:+8.2f} %   "
             f"BD-{r.metric} {r.bd_metric:+.4f}"
