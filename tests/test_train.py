@@ -241,3 +241,19 @@ def test_a_sweep_with_unknown_keys_is_refused(tiny_training):
     config = load_config("demo", [*tiny_training, "sweep={stage: 1, lmbda: [1, 2], warm: no}"])
     with pytest.raises(ConfigError, match="unknown sweep key"):
         run.sweep_points(config)
+
+
+def test_enhancement_from_copies_a_matching_enhancement_layer(trained_run, tiny_training):
+    """``enhancement_from``: the stage starts from another model's enhancement layer (weights
+    equal, the base untouched); a layer of another shape is refused with one sentence."""
+    source = load_model(trained_run / MODEL_FILE)
+    config = load_config("demo", tiny_training)
+    codec = run.build_codec(config.model)
+    base_before = _weights(codec.state_dict(), base=True)
+    run._load_enhancement(codec, source)
+    state, wanted = codec.state_dict(), source.codec.state_dict()
+    assert all(torch.equal(state[k], wanted[k]) for k in wanted if k.startswith("enhancement."))
+    assert all(torch.equal(state[k], v) for k, v in base_before.items())
+    other = load_config("demo", [*tiny_training, "model.enhancement_channels=24"])
+    with pytest.raises(ConfigError, match="no enhancement layer matching"):
+        run._load_enhancement(run.build_codec(other.model), source)

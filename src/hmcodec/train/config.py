@@ -37,6 +37,9 @@ class StageConfig:
     lr: float = 1e-4
     max_steps: int = 1000
     init_from: str | None = None  # a model file whose base layer is loaded (and frozen)
+    #: a model file whose enhancement layer starts this stage, e.g. a reconstruction layer on
+    #: the same base before the layer learns a second task (the task head itself starts fresh).
+    enhancement_from: str | None = None
     freeze_task: bool = False
 
     def __post_init__(self) -> None:

@@ -91,6 +91,16 @@ def _load_base(codec: ScalableCodec, model: LoadedModel) -> None:
     codec.load_state_dict(state, strict=False)
 
 
+def _load_enhancement(codec: ScalableCodec, model: LoadedModel) -> None:
+    """Copy the enhancement layer of a trained model with the same enhancement architecture."""
+    state = {k: v for k, v in model.codec.state_dict().items() if k.startswith("enhancement.")}
+    weights = {k: p.shape for k, p in codec.named_parameters() if k.startswith("enhancement.")}
+    keys = {k for k in codec.state_dict() if k.startswith("enhancement.")}
+    if set(state) != keys or any(state[k].shape != shape for k, shape in weights.items()):
+        raise ConfigError(f"{model.name} has no enhancement layer matching this model's.")
+    codec.load_state_dict(state, strict=False)
+
+
 def _trainer(
     config: ExperimentConfig, stage: StageConfig, stage_dir: Path, out: Path, progress: bool
 ) -> L.Trainer:
@@ -222,6 +232,8 @@ def train(
             warm = None
         if stage.init_from:
             _load_base(codec, load_model(stage.init_from))
+        if stage.enhancement_from:
+            _load_enhancement(codec, load_model(stage.enhancement_from))
         module = CodecModule(codec, stage)
         trainer = _trainer(config, stage, stage_dir, out, progress)
         checkpoint = _latest_checkpoint(stage_dir / "checkpoints") if resume else None
