@@ -150,3 +150,14 @@ def test_bd_metric_alone_undefined_is_nan_in_compare() -> None:
     costly = curve("costly", [1.0, 2.0, 3.0, 4.0], [25.0, 28.0, 31.0, 33.0])
     (result,) = compare(cheap, costly, methods=("pchip",))
     assert result.bd_rate > 100 and np.isnan(result.bd_metric)
+
+
+def test_points_repeated_exactly_count_once() -> None:
+    """Two λ that collapsed to the same stream give the same point twice: it counts once, while
+    a repeated quality at another rate still makes the curve ambiguous."""
+    bpp, psnr = [0.1, 0.25, 0.5, 0.8], [27.0, 29.5, 32.0, 34.0]
+    repeated = curve("repeated", [bpp[0], *bpp], [psnr[0], *psnr])
+    assert bd_rate(curve("a", bpp, psnr), repeated) == pytest.approx(0, abs=1e-9)
+    ambiguous = curve("ambiguous", [0.12, *bpp], [psnr[0], *psnr])
+    with pytest.raises(ConfigError, match="repeats"):
+        bd_rate(curve("a", bpp, psnr), ambiguous)

@@ -119,13 +119,24 @@ def _method(method: str) -> str:
     return method
 
 
+def first_of_duplicates(rate: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """Mask keeping each distinct (rate, quality) point once: models that collapsed to the
+    same stream (e.g. two λ giving an empty layer) add no information to a curve."""
+    keep = np.ones(len(rate), dtype=bool)
+    seen: set[tuple[float, float]] = set()
+    for i, point in enumerate(zip(rate.tolist(), quality.tolist(), strict=True)):
+        keep[i] = point not in seen
+        seen.add(point)
+    return keep
+
+
 def _curve(
     results: RDResults, metric: str, along: str, method: str, rate_key: str = RATE
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rate, metric) arrays of the usable points, sorted along the integration variable."""
     rate = np.asarray(results.bpp if rate_key == RATE else results.values(rate_key), dtype=float)
     dist = np.asarray(results.values(metric), dtype=float)
-    keep = np.isfinite(rate) & np.isfinite(dist) & (rate > 0)
+    keep = np.isfinite(rate) & np.isfinite(dist) & (rate > 0) & first_of_duplicates(rate, dist)
     rate, dist = rate[keep], dist[keep]
     if len(rate) < MIN_POINTS[method]:
         raise ConfigError(

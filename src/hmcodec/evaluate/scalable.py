@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from hmcodec.errors import ConfigError
-from hmcodec.evaluate.bdrate import BDResult, compare
+from hmcodec.evaluate.bdrate import BDResult, compare, first_of_duplicates
 from hmcodec.evaluate.results import RDResults, canonical_metric
 
 #: evenly spaced qualities over which the mean re-use is taken.
@@ -155,7 +155,7 @@ def _curve(results: RDResults, metric: str) -> tuple[np.ndarray, np.ndarray, np.
     rate = np.asarray(results.bpp, dtype=float)
     quality = np.asarray(results.values(metric), dtype=float)
     index = np.arange(len(rate))
-    keep = np.isfinite(rate) & np.isfinite(quality)
+    keep = np.isfinite(rate) & np.isfinite(quality) & first_of_duplicates(rate, quality)
     order = np.argsort(quality[keep], kind="stable")
     quality, rate, index = quality[keep][order], rate[keep][order], index[keep][order]
     if len(quality) < 2:
