@@ -16,6 +16,7 @@ train() {  # config, run folder, last sweep point ('' when the config has no swe
 train segmentation_machine machine
 train segmentation_machine_sweep machine_sweep lmbda-0.5 &
 train segmentation_machine_sweep_beta0 machine_sweep_beta0 lmbda-0.5 &
+train segmentation_auxiliary auxiliary lmbda-0.5 &
 # Reconstruction enhancement over the base of runs/camvid/machine: experiment 3.
 ( for method in conditional residual conditional_grouped standalone; do
     train $method $method lmbda-0.05
@@ -38,6 +39,13 @@ hmcodec eval runs/camvid/machine_sweep_beta0/lmbda-*/model.ckpt --dataset camvid
 } > $out/beta_bdrate.txt 2>&1
 hmcodec plot $out/base_sweep.json $out/base_sweep_beta0.json -o $out/beta_rd --anchor "base layer, β = 0" \
   --metrics miou psnr_base_direct --title "CamVid segmentation base, β = 0.1 vs β = 0 (CPU scale)"
+# Experiment 4: the same base with the auxiliary recognition loss (α = 0.5) on the encoder.
+hmcodec eval runs/camvid/auxiliary/lmbda-*/model.ckpt --dataset camvid "${camvid[@]}" \
+  "${subset[@]}" --layers base --no-progress -o $out/base_sweep_auxiliary.json --name "auxiliary loss"
+{ hmcodec bdrate $out/base_sweep.json $out/base_sweep_auxiliary.json --metric miou || true
+} > $out/auxiliary_bdrate.txt 2>&1
+hmcodec plot $out/base_sweep.json $out/base_sweep_auxiliary.json -o $out/auxiliary_rd \
+  --anchor "hmcodec base layer" --metrics miou --title "CamVid base ± auxiliary loss"
 hmcodec baselines --data camvid "${camvid[@]}" "${subset[@]}" --codecs jpeg webp avif jpegxl \
   --task-model runs/camvid/machine_sweep/lmbda-4/model.ckpt -o $out/baselines
 for codec in jpeg webp avif jpegxl; do
@@ -63,11 +71,15 @@ hmcodec plot $out/{conditional,residual,conditional_grouped,standalone}.json -o 
   --anchor standalone --metrics psnr-rgb --title "CamVid enhancement (CPU scale)"
 
 # Experiment 5b: the full decode's PSNR on Kodak (trained on CamVid only) against the codecs.
-hmcodec eval runs/camvid/conditional/lmbda-*/model.ckpt --dataset kodak root=../shared/data/kodak \
-  --max-images 8 --no-progress -o $out/kodak_conditional.json --name "hmcodec conditional (CamVid-trained)"
+for method in conditional residual; do
+  hmcodec eval runs/camvid/$method/lmbda-*/model.ckpt --dataset kodak root=../shared/data/kodak \
+    --max-images 8 --no-progress -o $out/kodak_$method.json --name "hmcodec $method (CamVid-trained)"
+done
 hmcodec baselines ../shared/data/kodak --max-images 8 --codecs jpeg webp avif jpegxl -o $out/kodak_baselines
 for codec in jpeg webp avif jpegxl; do
-  hmcodec bdrate $out/kodak_baselines/$codec.json $out/kodak_conditional.json || true
+  for method in conditional residual; do
+    hmcodec bdrate $out/kodak_baselines/$codec.json $out/kodak_$method.json || true
+  done
 done > $out/kodak_vs_codecs.txt 2>&1
-hmcodec plot $out/kodak_conditional.json $out/kodak_baselines/{jpeg,webp,avif,jpegxl}.json \
+hmcodec plot $out/kodak_{conditional,residual}.json $out/kodak_baselines/{jpeg,webp,avif,jpegxl}.json \
   -o $out/kodak_rd --anchor JPEG --metrics psnr-rgb --title "Kodak (8): CamVid-trained vs codecs"
