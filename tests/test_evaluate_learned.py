@@ -116,6 +116,7 @@ def test_eval_writes_rd_json_from_real_streams(
         i = by_print[model.fingerprint.hex()]
         prov = curve.provenance[i]
         assert prov["model"] == str(path) and prov["config"].startswith("tiny-")
+        assert prov["architecture"] == model.codec.config.architecture == "scalable"
         assert prov["command"].startswith("hmcodec eval") and prov["images"] == 3
         rates = measured_bpp(model, images)
         assert curve.results["bpp_total"][i] == pytest.approx(rates["total"])

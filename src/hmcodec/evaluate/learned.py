@@ -275,6 +275,7 @@ def point_provenance(
         "model": str(model.path) if model.path else None,
         "fingerprint": model.fingerprint.hex(),
         "config": trained.get("name") if isinstance(trained, dict) else None,
+        "architecture": config.architecture,
         "method": config.method,
         "base_entropy": config.base_entropy,
         "enhancement_entropy": config.enhancement_entropy,
