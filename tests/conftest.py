@@ -94,6 +94,13 @@ def build_codec(seed: int = 0, gain: float = LATENT_GAIN, **settings: Any) -> Sc
 
 
 @pytest.fixture(scope="session")
+def tiny_codec() -> dict[str, Any]:
+    """A copy of :data:`TINY_CODEC`, the CodecConfig settings of the smallest codec (derive
+    variants with ``tiny_codec | {...}``; do not change it in place)."""
+    return copy.deepcopy(TINY_CODEC)
+
+
+@pytest.fixture(scope="session")
 def codec_factory() -> Callable[..., ScalableCodec]:
     """``codec_factory(seed=0, gain=30, **CodecConfig settings)`` → a fresh untrained codec."""
     return build_codec

@@ -17,13 +17,6 @@ from hmcodec.data import build_dataset
 from hmcodec.evaluate import cli_learned
 from hmcodec.evaluate.bench import REFERENCES, peak_memory, random_model, run_benchmark
 
-TINY = {
-    "transform": "tiny",
-    "base_channels": 8,
-    "enhancement_channels": 16,
-    "side_channels": 8,
-    "task": {"name": "segmentation-tiny", "num_classes": 6, "width": 8},
-}
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -41,8 +34,10 @@ def image() -> torch.Tensor:
     return build_dataset({"name": "shapesworld", "image_size": 64, "num_samples": 1})[0]["image"]
 
 
-def test_benchmark_rows_are_finite_with_ratios(image: torch.Tensor, tmp_path: Path) -> None:
-    model = random_model(TINY, latent_gain=20.0)
+def test_benchmark_rows_are_finite_with_ratios(
+    image: torch.Tensor, tmp_path: Path, tiny_codec: dict
+) -> None:
+    model = random_model(tiny_codec, latent_gain=20.0)
     threads = torch.get_num_threads()
     result = run_benchmark([model], [image], ["tiny"], repeat=1, threads=1)
     assert torch.get_num_threads() == threads and result.meta["threads"] == 1
@@ -68,8 +63,8 @@ def test_peak_memory_sees_python_allocations() -> None:
     assert len(value) == 2_000_000 and memory["python_mib"] > 10
 
 
-def test_bench_command_writes_json(tmp_path: Path) -> None:
-    model = save_model(random_model(TINY, latent_gain=20.0).codec, tmp_path / "m.ckpt")
+def test_bench_command_writes_json(tmp_path: Path, tiny_codec: dict) -> None:
+    model = save_model(random_model(tiny_codec, latent_gain=20.0).codec, tmp_path / "m.ckpt")
     parser = argparse.ArgumentParser(prog="hmcodec")
     cli_learned.register(parser.add_subparsers(dest="command", required=True))
     out = tmp_path / "bench.json"

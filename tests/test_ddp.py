@@ -23,17 +23,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _torchrun(out: Path, steps: int, resume: bool) -> subprocess.CompletedProcess:
-    settings = [
-        "model.transform=tiny",
-        "model.base_channels=8",
-        "model.enhancement_channels=8",
-        "model.side_channels=8",
-        "model.task.width=8",
-        "data.batch_size=2",
-        "data.train.image_size=32",
-        "data.val.image_size=32",
-        "data.val.num_samples=4",
+def _torchrun(
+    out: Path, steps: int, resume: bool, tiny_training: list[str]
+) -> subprocess.CompletedProcess:
+    settings = [  # the shared tiny run, then one base stage in two processes (later keys win)
+        *tiny_training,
         f"stages=[{{stage: base, lmbda: 4.0, beta: 0.1, lr: 0.002, max_steps: {steps}}}]",
         "trainer.val_check_interval=3",
         "trainer.limit_val_batches=1",
@@ -66,9 +60,11 @@ def _torchrun(out: Path, steps: int, resume: bool) -> subprocess.CompletedProces
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
 
 
-def test_two_process_ddp_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
+def test_two_process_ddp_trains_checkpoints_and_resumes(
+    tmp_path: Path, tiny_training: list[str]
+) -> None:
     out = tmp_path / "run"
-    first = _torchrun(out, steps=6, resume=False)
+    first = _torchrun(out, steps=6, resume=False, tiny_training=tiny_training)
     assert first.returncode == 0, first.stderr[-3000:]
     stage = out / "stage0-base"
     assert json.loads((stage / "final.json").read_text())["steps"] == 6
@@ -77,7 +73,7 @@ def test_two_process_ddp_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
     before = torch.load(stage / "final.pt", weights_only=True)
 
     # Asking for more steps resumes the finished stage from its last checkpoint, in DDP again.
-    second = _torchrun(out, steps=9, resume=True)
+    second = _torchrun(out, steps=9, resume=True, tiny_training=tiny_training)
     assert second.returncode == 0, second.stderr[-3000:]
     assert json.loads((stage / "final.json").read_text())["steps"] == 9
     after = torch.load(stage / "final.pt", weights_only=True)

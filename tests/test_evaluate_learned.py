@@ -23,13 +23,6 @@ from hmcodec.evaluate.learned import evaluate_model, parse_dataset_spec
 from hmcodec.evaluate.results import RDResults
 from hmcodec.evaluate.scalable import analyse
 
-TINY = {
-    "transform": "tiny",
-    "base_channels": 8,
-    "enhancement_channels": 16,
-    "side_channels": 8,
-    "task": {"name": "segmentation-tiny", "num_classes": 6, "width": 8},
-}
 DATASET = ["shapesworld", "split=test", "image_size=64", "num_samples=3"]
 
 
@@ -51,14 +44,14 @@ def run(argv: list[str]) -> int:
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def models(tmp_path_factory: pytest.TempPathFactory, tiny_codec: dict) -> list[Path]:
     """Three tiny models (two conditional, one standalone) whose latents are not all zero."""
     folder = tmp_path_factory.mktemp("models")
     paths = []
     for i, (method, gain) in enumerate(
         [("conditional", 8.0), ("conditional", 40.0), ("standalone", 20.0)]
     ):
-        model = random_model(TINY | {"method": method}, latent_gain=gain, seed=i)
+        model = random_model(tiny_codec | {"method": method}, latent_gain=gain, seed=i)
         provenance = {"config": {"name": f"tiny-{method}-{gain:g}"}}
         paths.append(save_model(model.codec, folder / f"m{i}.ckpt", provenance).path)
     return paths

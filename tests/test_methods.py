@@ -17,14 +17,6 @@ from hmcodec.entropy import ENTROPY_MODELS
 from hmcodec.train.config import StageConfig
 from hmcodec.train.module import CodecModule
 
-TINY = {
-    "transform": "tiny",
-    "base_channels": 8,
-    "enhancement_channels": 16,
-    "side_channels": 8,
-    "task": {"name": "segmentation-tiny", "num_classes": 6, "width": 8},
-}
-
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -73,9 +65,9 @@ def encoder_latents(model, image: torch.Tensor) -> dict[int, torch.Tensor]:
 
 
 @pytest.mark.parametrize("method", ENHANCEMENTS.names())
-def test_method_trains_and_round_trips(tmp_path, batch, method: str) -> None:
+def test_method_trains_and_round_trips(tmp_path, batch, tiny_codec, method: str) -> None:
     torch.manual_seed(0)
-    codec = build_codec(TINY | {"method": method})
+    codec = build_codec(tiny_codec | {"method": method})
     base_before = {k: v.clone() for k, v in codec.base_analysis.state_dict().items()}
     assert all(map(torch.isfinite, map(torch.tensor, train_steps(codec, batch, "base"))))
     base_trained = {k: v.clone() for k, v in codec.base_analysis.state_dict().items()}
@@ -99,20 +91,22 @@ ENHANCEMENT_ENTROPY = [n for n in ENTROPY_MODELS.names() if n != "factorized"]
 
 
 @pytest.mark.parametrize("entropy", ENHANCEMENT_ENTROPY)
-def test_conditional_layer_with_each_entropy_model(tmp_path, batch, entropy: str) -> None:
+def test_conditional_layer_with_each_entropy_model(
+    tmp_path, batch, tiny_codec, entropy: str
+) -> None:
     """Each Gaussian model takes the side information h_c(ŷ_b) and codes exactly."""
     torch.manual_seed(0)
-    codec = build_codec(TINY | {"enhancement_entropy": entropy, "base_entropy": "factorized"})
+    codec = build_codec(tiny_codec | {"enhancement_entropy": entropy, "base_entropy": "factorized"})
     train_steps(codec, batch, "enhancement", steps=2)
     image = batch["image"][1]
     model, _, decoded = round_trip(tmp_path, codec, image)
     assert torch.equal(decoded.latents[ENHANCEMENT], encoder_latents(model, image)[ENHANCEMENT])
 
 
-def test_second_task_as_enhancement(tmp_path, batch) -> None:
+def test_second_task_as_enhancement(tmp_path, batch, tiny_codec) -> None:
     """A depth base and a segmentation enhancement layer (task-compatible paper)."""
     torch.manual_seed(0)
-    config = TINY | {
+    config = tiny_codec | {
         "task": {"name": "depth-tiny", "width": 8},
         "secondary_task": {"name": "segmentation-tiny", "num_classes": 6, "width": 8},
     }
@@ -126,10 +120,10 @@ def test_second_task_as_enhancement(tmp_path, batch) -> None:
     assert decoded.prediction.dtype.is_floating_point  # depth from the base alone
 
 
-def test_auxiliary_branch_is_training_only(tmp_path, batch) -> None:
+def test_auxiliary_branch_is_training_only(tmp_path, batch, tiny_codec) -> None:
     """The auxiliary recognition branch (arXiv 2402.08267) shapes the encoder, then is dropped."""
     torch.manual_seed(0)
-    codec = build_codec(TINY | {"auxiliary_alpha": 0.5})
+    codec = build_codec(tiny_codec | {"auxiliary_alpha": 0.5})
     module = CodecModule(codec, StageConfig(stage="base"))
     values = module.losses(batch)
     assert float(values["auxiliary_loss"]) > 0
@@ -146,10 +140,10 @@ def test_auxiliary_branch_is_training_only(tmp_path, batch) -> None:
     assert decoded.prediction.shape == (32, 32)
 
 
-def test_beta_scales_the_reward_reaching_the_encoder(batch) -> None:
+def test_beta_scales_the_reward_reaching_the_encoder(batch, tiny_codec) -> None:
     """β = 0 detaches the reconstruction head from the encoder; β > 0 lets a share through."""
     torch.manual_seed(0)
-    codec = build_codec(TINY)
+    codec = build_codec(tiny_codec)
     grads = {}
     for beta in (0.0, 0.1, 1.0):
         codec.zero_grad()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates results/camvid/ (CPU scale: CamVid downscaled 2× to 240×180, 96×96 training crops,
 # 24/32-channel latents, "tiny" 24-channel transforms and a small FCN task model; 800–1,500 steps
-# per stage, about 3 CPU-hours on one core). Run from the repository root:
+# per stage). Run from the repository root:
 #   bash results/camvid/reproduce.sh
 set -euo pipefail
 export OMP_NUM_THREADS=1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Experiments 1 and 2 of docs/reproduction.md on ShapesWorld depth (task-compatible paper), CPU
 # scale: 64×64 images, 24-channel "tiny" transforms, 16/32-channel latents, 600–3,000 steps per
-# stage (about 1.5 CPU-hours on one core; two chains run in parallel). Run from the repository root:
+# stage (two chains run in parallel). Run from the repository root:
 #   bash results/shapesworld/depth/reproduce.sh
 set -euo pipefail
 export OMP_NUM_THREADS=1

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -33,9 +32,13 @@ from hmcodec.entropy import ENTROPY_MODELS, quantize
 from hmcodec.entropy.base import entropy_models
 from hmcodec.errors import ConfigError, StreamError
 from hmcodec.machines.cut import OUTPUT, Back, Front, TracedNetwork, probe
-from hmcodec.machines.tasks import ResidualBlock, build_pretrained_task, frozen_in_eval
+from hmcodec.machines.tasks import (
+    ResidualBlock,
+    WrappedTask,
+    build_pretrained_task,
+    frozen_in_eval,
+)
 from hmcodec.nn.transforms import TransformSize
-from hmcodec.tasks import TaskHead, TaskMetric
 
 OBJECTIVES = ("task", "distill")
 
@@ -129,7 +132,7 @@ def normalised_mse(output: Tensor, target: Tensor) -> Tensor:
     return F.mse_loss(output, target) / target.detach().var().clamp_min(1e-8)
 
 
-class SplitTask(TaskHead):
+class SplitTask(WrappedTask):
     """The task model behind a cut, as a head: predictions, metric and outputs are its own.
 
     ``loss`` on decoded features is the codec's objective (the task loss, or distillation at
@@ -187,15 +190,6 @@ class SplitTask(TaskHead):
         with torch.no_grad():
             reference = mid(target, image)
         return normalised_mse(mid(decoded, image_like), reference)
-
-    def predict(self, image_like: Tensor) -> list[Any]:
-        return self.model.predict(image_like)
-
-    def metric(self) -> TaskMetric:
-        return self.model.metric()
-
-    def save_prediction(self, prediction: Any, prefix: Path) -> list[Path]:
-        return self.model.save_prediction(prediction, prefix)
 
     def config(self) -> dict[str, Any]:
         return {"task": self.task_spec, "options": asdict(self.options), **super().config()}

@@ -180,8 +180,24 @@ def rmse_255(output: Tensor, target: Tensor) -> Tensor:
 OBJECTIVES = ("reconstruction", "task")
 
 
+class WrappedTask(TaskHead):
+    """A head around another task model ``self.model``: predictions, metric and saved outputs
+    are that model's own; subclasses decide what the codec's ``loss`` is."""
+
+    model: TaskHead
+
+    def predict(self, image_like: Tensor) -> list[Any]:
+        return self.model.predict(image_like)
+
+    def metric(self) -> TaskMetric:
+        return self.model.metric()
+
+    def save_prediction(self, prediction: Any, prefix: Path) -> list[Path]:
+        return self.model.save_prediction(prediction, prefix)
+
+
 @TASKS.register("full-input")
-class FullInputTask(TaskHead):
+class FullInputTask(WrappedTask):
     """A task model on a decoded image: full-input coding (Harell et al., Fig. 1a).
 
     With ``objective: reconstruction`` the loss the codec sees is the image's RMSE (0–255):
@@ -219,15 +235,6 @@ class FullInputTask(TaskHead):
             return rmse_255(image_like, batch["image"])
         with frozen_in_eval(self.model):
             return self.model.loss(image_like, batch)
-
-    def predict(self, image_like: Tensor) -> list[Any]:
-        return self.model.predict(image_like)
-
-    def metric(self) -> TaskMetric:
-        return self.model.metric()
-
-    def save_prediction(self, prediction: Any, prefix: Path) -> list[Path]:
-        return self.model.save_prediction(prediction, prefix)
 
     def config(self) -> dict[str, Any]:
         return {
