@@ -145,11 +145,15 @@ def test_the_decoder_never_needs_the_front_of_the_task_model(trained, shapes, na
         )
 
 
-def test_machines_only_codecs_have_no_image_to_decode(trained, shapes):
+def test_decoding_all_layers_of_a_machines_only_codec_gives_the_prediction(trained, shapes):
+    """A split codec has only the base layer: "all" decodes it and gives no image."""
     model = trained["split"]
     stream = encode(model, shapes(32, 32))
+    everything, base = decode(model, stream, "all"), decode(model, stream, "base")
+    assert everything.layers == (BASE,) and everything.image is None
+    assert torch.equal(everything.prediction, base.prediction)
     with pytest.raises(StreamError, match="--layers base"):
-        decode(model, stream, "all")
+        model.codec.enhancement.decompress([], base.latents[BASE])
 
 
 def test_a_frozen_task_model_stays_the_pretrained_one(pretrained_task, tmp_path):
@@ -211,6 +215,10 @@ def test_hmcodec_eval_scores_the_paradigms_from_streams(trained):
     assert len(curve) == 2
     assert all(b > 0 for b in curve.bpp)
     assert {"miou", "uncompressed_miou"} <= set(curve.results)
+    # All layers of a machines-only stream are its base layer: the same rate and scores.
+    everything = evaluate_models([trained["split"]], dataset, layers="all", name="x")
+    assert everything.bpp == curve.bpp[:1]
+    assert everything.results["miou"] == curve.results["miou"][:1]
 
 
 def test_the_supervised_full_input_codec_starts_from_the_unsupervised_one(trained, tmp_path):

@@ -140,6 +140,26 @@ def test_auxiliary_branch_is_training_only(tmp_path, batch, tiny_codec) -> None:
     assert decoded.prediction.shape == (32, 32)
 
 
+def test_auxiliary_branch_leaves_the_other_weights_and_later_draws_alone(tiny_codec) -> None:
+    """With the same seed, a codec with the auxiliary branch starts from the same weights as one
+    without it, and the random stream after construction is the same: the two runs of an
+    auxiliary-loss comparison differ only by the branch."""
+    draws = []
+    states = []
+    for alpha in (0.0, 0.5):
+        torch.manual_seed(0)
+        codec = build_codec(tiny_codec | {"auxiliary_alpha": alpha})
+        draws.append(torch.rand(4))
+        states.append(codec.state_dict())
+    plain, with_branch = states
+    assert set(with_branch) - set(plain) and all(
+        k.startswith("auxiliary.") for k in set(with_branch) - set(plain)
+    )
+    for key, value in plain.items():
+        torch.testing.assert_close(with_branch[key], value, rtol=0, atol=0, msg=key)
+    torch.testing.assert_close(draws[0], draws[1], rtol=0, atol=0)
+
+
 def test_beta_scales_the_reward_reaching_the_encoder(batch, tiny_codec) -> None:
     """β = 0 detaches the reconstruction head from the encoder; β > 0 lets a share through."""
     torch.manual_seed(0)

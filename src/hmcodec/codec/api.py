@@ -72,7 +72,11 @@ def check_model(model: LoadedModel, stream: Stream) -> None:
 
 @torch.no_grad()
 def decode(model: LoadedModel, stream: Stream, layers: str = "all") -> Decoded:
-    """Decode ``"base"`` (task output) or ``"all"`` layers (task output and image)."""
+    """Decode ``"base"`` (task output) or ``"all"`` layers (task output and image, or second task).
+
+    A machines-only codec (model splitting, direct feature coding) has only the base layer, so
+    ``"all"`` gives its task prediction, as ``"base"`` does.
+    """
     if layers not in ("base", "all"):
         raise ValueError(f"layers must be 'base' or 'all', not {layers!r}")
     check_model(model, stream)
@@ -84,7 +88,7 @@ def decode(model: LoadedModel, stream: Stream, layers: str = "all") -> Decoded:
     y_hat_b = _checked(BASE, y_hat_b, base_chunk)
     image_like = codec.base_synthesis(y_hat_b)[..., :height, :width]
     decoded = Decoded((BASE,), codec.task.predict(image_like)[0], latents={BASE: y_hat_b})
-    if layers == "base":
+    if layers == "base" or not codec.enhancement.has_output:
         return decoded
     if codec.enhancement.has_layer:
         if ENHANCEMENT not in stream.layer_indices():

@@ -35,6 +35,8 @@ class EnhancementMethod(nn.Module):
 
     #: whether the method sends an enhancement chunk.
     has_layer = True
+    #: whether decoding all layers gives an output beyond the base (an image or second task).
+    has_output = True
     #: whether the base layer's rate counts towards this method's total rate.
     counts_base_rate = True
 
@@ -138,6 +140,7 @@ class DirectMethod(nn.Module):
     """No enhancement layer: the output is synthesised from the base latent alone."""
 
     has_layer = False
+    has_output = True
     counts_base_rate = True
 
     def __init__(

@@ -11,6 +11,7 @@ import copy
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -155,9 +156,6 @@ class ScalableCodec(nn.Module):
         self.task = build_task(config.task)
         self.recon_head = SynthesisTransform(config.base_channels, 3, size)
         self.secondary_task = build_task(config.secondary_task) if config.secondary_task else None
-        self.auxiliary = (
-            AuxiliaryBranch(config.base_channels, config.task) if config.auxiliary_alpha else None
-        )
         self.enhancement = ENHANCEMENTS.build(
             config.method,
             base_channels=config.base_channels,
@@ -167,6 +165,12 @@ class ScalableCodec(nn.Module):
             side_channels=config.side_channels,
             quantizer=config.quantizer,
         )
+        # The training-only branch is built last, on a forked RNG: every other module starts
+        # from the same random weights, and later draws are the same, with or without it.
+        self.auxiliary: AuxiliaryBranch | None = None
+        if config.auxiliary_alpha:
+            with torch.random.fork_rng(devices=[]):
+                self.auxiliary = AuxiliaryBranch(config.base_channels, config.task)
 
     # ----------------------------------------------------------------------------- training
     def forward_base(self, x: Tensor, beta: float = 0.0) -> dict[str, Any]:

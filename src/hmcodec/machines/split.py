@@ -264,9 +264,11 @@ class SplitAnalysis(nn.Module):
 
 
 class NoImage(nn.Module):
-    """The enhancement slot of a machines-only codec: no layer, no image."""
+    """The enhancement slot of a machines-only codec: no layer, no image; decoding all layers
+    gives the base layer's task prediction."""
 
     has_layer = False
+    has_output = False
     counts_base_rate = True
 
     def forward(self, x: Tensor, y_hat_b: Tensor) -> dict[str, Any]:

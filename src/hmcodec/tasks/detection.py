@@ -1,9 +1,11 @@
 """Object detection heads on the base synthesis output (papers: COCO with Faster R-CNN).
 
 ``detection-fasterrcnn-resnet50-fpn-v2`` is the papers' Faster R-CNN ResNet-50 FPN (torchvision's
-improved v2 recipe); ``detection-fasterrcnn-mobilenet-v3-fpn`` is the light variant for CPU
-tests. Labels are model class indices with 0 = background (``num_classes`` = 91 for COCO, whose
-category ids are used directly, as torchvision does). The model normalises its input itself.
+improved v2 recipe); ``detection-fasterrcnn-mobilenet-v3-fpn`` is the light variant.
+``detection-fcos-tiny`` is torchvision's FCOS (Tian et al., ICCV 2019) on a small two-level
+backbone with a torchvision FPN, for CPU-scale experiments on ShapesWorld. Labels are model class
+indices with 0 = background (``num_classes`` = 91 for COCO, whose category ids are used directly,
+as torchvision does). The models normalise their input themselves.
 
 Input size: torchvision rescales images to ``min_size`` = 800 by default. Here ``min_size=None``
 (the default) feeds g_b(ŷ_b) at its own size (down-scaled only when its longer side exceeds
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,11 +30,16 @@ from torch import Tensor, nn
 from torchmetrics.detection import MeanAveragePrecision
 from torchvision.models import mobilenet_v3_large, resnet50
 from torchvision.models.detection import (
+    FCOS,
     fasterrcnn_mobilenet_v3_large_fpn,
     fasterrcnn_resnet50_fpn_v2,
 )
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.ops import FeaturePyramidNetwork
+from torchvision.ops.misc import Conv2dNormActivation
 from torchvision.utils import draw_bounding_boxes
 
+from hmcodec.errors import ConfigError
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
 from hmcodec.tasks.weights import (
     evaluating,
@@ -99,7 +107,8 @@ def _detection_training(model: nn.Module) -> Iterator[None]:
     The layers (BatchNorm) keep the head's own mode, so a frozen task model in eval mode still
     gives losses computed with its running statistics.
     """
-    parts = [model, model.transform, model.rpn, model.roi_heads]
+    logic = ("transform", "rpn", "roi_heads")  # Faster R-CNN has all three, FCOS the transform
+    parts = [model, *(getattr(model, name) for name in logic if hasattr(model, name))]
     flags = [part.training for part in parts]
     for part in parts:
         part.training = True
@@ -110,53 +119,32 @@ def _detection_training(model: nn.Module) -> Iterator[None]:
             part.training = flag
 
 
-class FasterRCNNTask(TaskHead):
-    """A torchvision Faster R-CNN; ``loss`` sums its loss dict, ``predict`` gives boxes/scores.
-
-    ``weights`` loads the whole detector (a local file or e.g.
-    ``"FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1"``), ``backbone_weights`` only the backbone
-    body; ``detector_options`` go to torchvision's ``FasterRCNN`` (e.g. ``box_score_thresh``).
-    """
+class TorchvisionDetectionTask(TaskHead):
+    """A torchvision detector in ``self.network``: ``loss`` sums its loss dict, ``predict`` gives
+    boxes/scores/labels; subclasses build the network. ``min_size``/``max_size`` as above."""
 
     target_keys = ("boxes", "labels")
-    builder: ClassVar[Callable[..., nn.Module]]
-    backbone_source: ClassVar[Callable[..., nn.Module]]
-    #: torchvision builds this backbone with FrozenBatchNorm2d when it starts from weights.
-    frozen_batchnorm_when_pretrained: ClassVar[bool] = False
 
     def __init__(
         self,
-        num_classes: int = 91,
+        num_classes: int,
         label_names: list[str] | None = None,
-        weights: str | None = None,
-        backbone_weights: str | None = None,
         min_size: int | None = None,
         max_size: int | None = None,
         detector_options: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(label_names or weight_categories(weights))
+        super().__init__(label_names)
         self.num_classes = num_classes
-        self.weights = weights
-        self.backbone_weights = backbone_weights
         self.min_size = min_size
         self.max_size = max_size
         self.detector_options = dict(detector_options or {})
-        sizes = {"min_size": min_size} if min_size is not None else {}
-        if min_size is not None and max_size is not None:
-            sizes["max_size"] = max_size
-        self.network = type(self).builder(
-            weights=None,
-            weights_backbone=None,
-            num_classes=num_classes,
-            **sizes,
-            **self.detector_options,
-        )
-        body = self.network.backbone.body
-        pretrained = weights is not None or backbone_weights is not None
-        if pretrained and self.frozen_batchnorm_when_pretrained:
-            freeze_batchnorm(body)
-        load_backbone_weights(body, backbone_weights, type(self).backbone_source())
-        load_weights(self.network, weights)
+
+    def _sizes(self) -> dict[str, int]:
+        """The transform's size arguments for torchvision's builders (none: keep the input)."""
+        sizes = {"min_size": self.min_size} if self.min_size is not None else {}
+        if self.min_size is not None and self.max_size is not None:
+            sizes["max_size"] = self.max_size
+        return sizes
 
     def _images(self, image_like: Tensor) -> list[Tensor]:
         """Per-image tensors; with ``min_size=None`` the transform keeps the input size."""
@@ -236,11 +224,63 @@ class FasterRCNNTask(TaskHead):
     def config(self) -> dict[str, Any]:
         return {
             "num_classes": self.num_classes,
-            "weights": self.weights,
-            "backbone_weights": self.backbone_weights,
             "min_size": self.min_size,
             "max_size": self.max_size,
             "detector_options": dict(self.detector_options),
+            **super().config(),
+        }
+
+
+class FasterRCNNTask(TorchvisionDetectionTask):
+    """A torchvision Faster R-CNN (``builder``), optionally from pretrained weights.
+
+    ``weights`` loads the whole detector (a local file or e.g.
+    ``"FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1"``), ``backbone_weights`` only the backbone
+    body; ``detector_options`` go to torchvision's ``FasterRCNN`` (e.g. ``box_score_thresh``).
+    """
+
+    builder: ClassVar[Callable[..., nn.Module]]
+    backbone_source: ClassVar[Callable[..., nn.Module]]
+    #: torchvision builds this backbone with FrozenBatchNorm2d when it starts from weights.
+    frozen_batchnorm_when_pretrained: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        num_classes: int = 91,
+        label_names: list[str] | None = None,
+        weights: str | None = None,
+        backbone_weights: str | None = None,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        detector_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            num_classes,
+            label_names or weight_categories(weights),
+            min_size,
+            max_size,
+            detector_options,
+        )
+        self.weights = weights
+        self.backbone_weights = backbone_weights
+        self.network = type(self).builder(
+            weights=None,
+            weights_backbone=None,
+            num_classes=num_classes,
+            **self._sizes(),
+            **self.detector_options,
+        )
+        body = self.network.backbone.body
+        pretrained = weights is not None or backbone_weights is not None
+        if pretrained and self.frozen_batchnorm_when_pretrained:
+            freeze_batchnorm(body)
+        load_backbone_weights(body, backbone_weights, type(self).backbone_source())
+        load_weights(self.network, weights)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "weights": self.weights,
+            "backbone_weights": self.backbone_weights,
             **super().config(),
         }
 
@@ -262,3 +302,77 @@ class FasterRCNNMobileNetTask(FasterRCNNTask):
     builder = staticmethod(fasterrcnn_mobilenet_v3_large_fpn)
     backbone_source = staticmethod(mobilenet_v3_large)
     frozen_batchnorm_when_pretrained = True
+
+
+class TinyDetectorBackbone(nn.Module):
+    """Two feature levels (strides 4 and 8, a dilated context of about 110 pixels) joined by a
+    torchvision :class:`~torchvision.ops.FeaturePyramidNetwork` with ``out_channels`` each."""
+
+    #: the strides of the feature maps this backbone returns, finest first.
+    strides: ClassVar[tuple[int, ...]] = (4, 8)
+
+    def __init__(self, width: int = 16, out_channels: int = 32) -> None:
+        super().__init__()
+        self.fine = nn.Sequential(
+            Conv2dNormActivation(3, width, stride=2),
+            Conv2dNormActivation(width, 2 * width, stride=2),
+        )
+        self.coarse = nn.Sequential(
+            Conv2dNormActivation(2 * width, 4 * width, stride=2),
+            Conv2dNormActivation(4 * width, 4 * width, dilation=2),
+            Conv2dNormActivation(4 * width, 4 * width, dilation=4),
+        )
+        self.fpn = FeaturePyramidNetwork([2 * width, 4 * width], out_channels)
+        self.out_channels = out_channels
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        fine = self.fine(x)
+        return self.fpn(OrderedDict([("stride4", fine), ("stride8", self.coarse(fine))]))
+
+
+@TASKS.register("detection-fcos-tiny")
+class TinyFCOSTask(TorchvisionDetectionTask):
+    """torchvision :class:`~torchvision.models.detection.FCOS` on :class:`TinyDetectorBackbone`.
+
+    One anchor point per location with the level's stride as its size, so FCOS assigns objects
+    whose largest point-to-edge distance is below 32 pixels to stride 4 and the rest to stride 8.
+    FCOS's head normalises with GroupNorm(32), so ``out_channels`` must be a multiple of 32.
+    ``detector_options`` go to ``FCOS`` (e.g. ``score_thresh``, ``nms_thresh``).
+    """
+
+    name = "detection-fcos-tiny"
+
+    def __init__(
+        self,
+        num_classes: int = 6,
+        label_names: list[str] | None = None,
+        width: int = 16,
+        out_channels: int = 32,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        detector_options: dict[str, Any] | None = None,
+    ) -> None:
+        if out_channels <= 0 or out_channels % 32:
+            raise ConfigError(
+                f"detection-fcos-tiny out_channels must be a positive multiple of 32 (FCOS's "
+                f"GroupNorm has 32 groups), got {out_channels}."
+            )
+        super().__init__(num_classes, label_names, min_size, max_size, detector_options)
+        self.width = width
+        self.out_channels = out_channels
+        backbone = TinyDetectorBackbone(width, out_channels)
+        anchors = AnchorGenerator(
+            tuple((stride,) for stride in backbone.strides), ((1.0,),) * len(backbone.strides)
+        )
+        sizes = self._sizes()
+        self.network = FCOS(
+            backbone,
+            num_classes,
+            min_size=sizes.get("min_size", 800),
+            max_size=sizes.get("max_size", 1333),
+            anchor_generator=anchors,
+            **self.detector_options,
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {"width": self.width, "out_channels": self.out_channels, **super().config()}
