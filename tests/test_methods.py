@@ -120,10 +120,20 @@ def test_second_task_as_enhancement(tmp_path, batch, tiny_codec) -> None:
     assert decoded.prediction.dtype.is_floating_point  # depth from the base alone
 
 
-def test_auxiliary_branch_is_training_only(tmp_path, batch, tiny_codec) -> None:
-    """The auxiliary recognition branch (arXiv 2402.08267) shapes the encoder, then is dropped."""
+#: the task heads of the auxiliary-branch test: a dense one and a box detector.
+AUXILIARY_TASKS = {
+    "segmentation": None,  # conftest's tiny segmentation head
+    "detection": {"name": "detection-fcos-tiny", "num_classes": 6, "width": 8},
+}
+
+
+@pytest.mark.parametrize("task", list(AUXILIARY_TASKS))
+def test_auxiliary_branch_is_training_only(tmp_path, batch, tiny_codec, task) -> None:
+    """The auxiliary recognition branch (arXiv 2402.08267) shapes the encoder, then is dropped;
+    for detection its FCOS copy reads the boxes of the pixel-shuffled latent's image grid."""
     torch.manual_seed(0)
-    codec = build_codec(tiny_codec | {"auxiliary_alpha": 0.5})
+    head = AUXILIARY_TASKS[task]
+    codec = build_codec(tiny_codec | {"auxiliary_alpha": 0.5} | ({"task": head} if head else {}))
     module = CodecModule(codec, StageConfig(stage="base"))
     values = module.losses(batch)
     assert float(values["auxiliary_loss"]) > 0
@@ -137,7 +147,11 @@ def test_auxiliary_branch_is_training_only(tmp_path, batch, tiny_codec) -> None:
         for k in torch.load(tmp_path / "model.ckpt", weights_only=True)["state_dict"]
     )
     decoded = decode(model, encode(model, batch["image"][0]), "base")
-    assert decoded.prediction.shape == (32, 32)
+    if task == "segmentation":
+        assert decoded.prediction.shape == (32, 32)
+    else:
+        assert decoded.prediction["image_size"] == (32, 32)
+        assert decoded.prediction["boxes"].shape[-1] == 4
 
 
 def test_auxiliary_branch_leaves_the_other_weights_and_later_draws_alone(tiny_codec) -> None:
