@@ -11,17 +11,14 @@ export OMP_NUM_THREADS=1
 out=results/shapesworld/auxiliary
 data=(--dataset shapesworld split=test image_size=64 num_samples=256)
 configs=(machine auxiliary detection_machine detection_auxiliary)
-declare -A last=([machine]=lmbda-2 [auxiliary]=lmbda-2 [detection_machine]=lmbda-0.25
-                 [detection_auxiliary]=lmbda-0.25)
 run() {  # config, seed → run folder (seed 0 keeps the config's own folder)
   echo "runs/shapesworld/$1$([ "$2" = 0 ] || echo "_seed$2")"
 }
+# --resume skips the finished sweep points and trains the missing ones.
 for seed in 0 1; do
   for config in "${configs[@]}"; do
-    folder=$(run "$config" $seed)
-    [ -f "$folder/${last[$config]}/model.ckpt" ] ||
-      hmcodec train "configs/shapesworld/$config.yaml" --out "$folder" --set seed=$seed \
-        --no-progress --resume &
+    hmcodec train "configs/shapesworld/$config.yaml" --out "$(run "$config" $seed)" \
+      --set seed=$seed --no-progress --resume &
   done
 done
 wait
