@@ -364,13 +364,11 @@ class TinyFCOSTask(TorchvisionDetectionTask):
         anchors = AnchorGenerator(
             tuple((stride,) for stride in backbone.strides), ((1.0,),) * len(backbone.strides)
         )
-        sizes = self._sizes()
         self.network = FCOS(
             backbone,
             num_classes,
-            min_size=sizes.get("min_size", 800),
-            max_size=sizes.get("max_size", 1333),
             anchor_generator=anchors,
+            **self._sizes(),
             **self.detector_options,
         )
 
