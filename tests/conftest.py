@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,14 @@ TINY_TRAINING = [
     "trainer.progress_bar=false",
     TINY_STAGES,
 ]
+
+
+def assert_one_sentence(message: str) -> None:
+    """A user-facing error: one line, one sentence, no traceback."""
+    assert "\n" not in message, message
+    assert "Traceback" not in message, message
+    assert message.endswith("."), message
+    assert not re.search(r"\.\s+[A-Z]", message), f"more than one sentence: {message}"
 
 
 @contextlib.contextmanager

@@ -144,7 +144,7 @@ def test_byte_layout_matches_the_documented_table() -> None:
     s = small_stream()
     header = (
         b"HMC"
-        + b"\x01"
+        + b"\x02"
         + s.fingerprint
         + b"\x30"  # height 48
         + b"\x40"  # width 64
@@ -226,7 +226,7 @@ def test_any_single_bit_flip_raises(data: st.DataObject) -> None:
 
 
 @settings(FAST, max_examples=300)
-@given(st.one_of(st.binary(max_size=200), st.binary(max_size=200).map(lambda b: b"HMC\x01" + b)))
+@given(st.one_of(st.binary(max_size=200), st.binary(max_size=200).map(lambda b: b"HMC\x02" + b)))
 def test_random_garbage_raises(garbage: bytes) -> None:
     with pytest.raises(StreamError):
         Stream.from_bytes(garbage)
@@ -249,12 +249,22 @@ def test_wrong_magic(data: bytes) -> None:
     assert errors_of(data) == "not an hmcodec stream (bad magic bytes)"
 
 
-@pytest.mark.parametrize("version", [0, 2, 255])
+@pytest.mark.parametrize("version", [0, 3, 255])
 def test_wrong_version(version: int) -> None:
     data = bytearray(small_stream().to_bytes())
     data[3] = version
     assert errors_of(bytes(data)) == (
-        f"stream format version {version} is not supported; this hmcodec reads version 1"
+        f"stream format version {version} is not supported; this hmcodec reads version 2"
+    )
+
+
+def test_version_1_is_refused_by_name() -> None:
+    """Version 1 streams had a latent checksum that did not cover the image size."""
+    data = bytearray(small_stream().to_bytes())
+    data[3] = 1
+    assert errors_of(bytes(data)) == (
+        "stream format version 1 (written by hmcodec before 0.2) is no longer read; "
+        "this hmcodec reads version 2: re-encode the image"
     )
 
 

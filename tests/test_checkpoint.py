@@ -4,11 +4,11 @@ one ModelError sentence; files are written atomically."""
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import assert_one_sentence
 
 from hmcodec.checkpoint import MODEL_FORMAT, fingerprint, load_model, save_model
 from hmcodec.codec.api import decode, encode
@@ -19,13 +19,6 @@ from hmcodec.errors import ModelError
 def _one_thread(torch_threads):
     with torch_threads(1):
         yield
-
-
-def assert_one_sentence(message: str) -> None:
-    assert "\n" not in message, message
-    assert message.endswith("."), message
-    assert not re.search(r"\.\s+[A-Z]", message), f"more than one sentence: {message}"
-    assert len(message) < 400, message
 
 
 def test_save_load_round_trip_keeps_fingerprint_and_streams(tmp_path, codec_factory, shapes):

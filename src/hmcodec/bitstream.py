@@ -38,9 +38,11 @@ __all__ = [
 ]
 
 MAGIC: bytes = b"HMC"
-FORMAT_VERSION: int = 1
+FORMAT_VERSION: int = 2
+#: version 1 had this layout, but its latent checksum did not cover the image size.
+_FORMER_VERSIONS = {1: "hmcodec before 0.2"}
 
-#: PIL modes written as one tag byte ``0x80 + position``; frozen for format version 1
+#: PIL modes written as one tag byte ``0x80 + position``; frozen since format version 1
 #: (append only, and only together with a version bump). Other modes are written inline.
 MODE_TABLE: tuple[str, ...] = (
     "1",
@@ -302,6 +304,11 @@ class _Parser:
             raise StreamError("not an hmcodec stream (bad magic bytes)")
         self.pos = len(MAGIC)
         version = self.u8("format version")
+        if version in _FORMER_VERSIONS:
+            raise StreamError(
+                f"stream format version {version} (written by {_FORMER_VERSIONS[version]}) is no "
+                f"longer read; this hmcodec reads version {FORMAT_VERSION}: re-encode the image"
+            )
         if version != FORMAT_VERSION:
             raise StreamError(
                 f"stream format version {version} is not supported; "
@@ -399,14 +406,16 @@ def write_stream(stream: Stream, path: str | os.PathLike[str]) -> int:
     """Write atomically (temp file in the same folder, then ``os.replace``); returns the size.
 
     A failure leaves any existing file at ``path`` untouched and no temp file behind; it raises
-    :class:`StreamError`.
+    :class:`StreamError`. A path that exists but is not a regular file (a folder, a device such
+    as ``/dev/full``, a named pipe) is refused; a symbolic link to a regular file replaces that
+    file and keeps the link, a dangling one is refused (:func:`hmcodec.io.output_target`).
     """
+    from hmcodec.io import output_target  # deferred: hmcodec.io imports torch
+
     if not isinstance(stream, Stream):
         raise TypeError(f"write_stream needs a Stream, not {type(stream).__name__}")
     data = stream.to_bytes()
-    target = Path(path)
-    if not target.name or target.name in (".", ".."):
-        raise StreamError(f"cannot write stream file {os.fspath(path)!r}: it is not a file name")
+    target = output_target(path, StreamError, "stream file")
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,38 +98,147 @@ def save_model(
     return model
 
 
+def _brief(error: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's message, short and without a final full stop."""
+    lines = str(error).strip().splitlines()
+    text = lines[0].strip().rstrip(".:") if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _read_failure(path: Path, error: Exception) -> ModelError:
+    """Why ``torch.load`` could not read ``path``, as one sentence."""
+    if "weights only load failed" in str(error).lower():
+        return ModelError(
+            f"{path} is not an hmcodec model file: it holds Python objects that hmcodec does not "
+            "load (model files are read with weights_only=True, which allows only plain data "
+            "and tensors)."
+        )
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as failure:
+        return ModelError(f"cannot read model file {path}: {failure.strerror or failure}.")
+    if magic == b"PK\x03\x04":  # a PyTorch zip archive: a model file, damaged
+        return ModelError(
+            f"{path} is a damaged PyTorch file (truncated or corrupted) and cannot be read as an "
+            "hmcodec model file."
+        )
+    return ModelError(f"{path} is not an hmcodec model file (it cannot be read as a PyTorch file).")
+
+
+def _foreign(path: Path, payload: object) -> ModelError:
+    """One sentence for a readable PyTorch file that is not an hmcodec model file."""
+    if isinstance(payload, dict) and (
+        "pytorch-lightning_version" in payload or {"state_dict", "epoch"} <= payload.keys()
+    ):
+        return ModelError(
+            f"{path} is not an hmcodec model file (it may be a Lightning training "
+            "checkpoint; `hmcodec train` exports model.ckpt)."
+        )
+    if (
+        isinstance(payload, dict)
+        and payload
+        and all(isinstance(value, torch.Tensor) for value in payload.values())
+    ):
+        what = "a bare state dict (weights without their architecture)"
+    elif isinstance(payload, dict):
+        what = "a dictionary without the hmcodec format marker"
+    else:
+        what = f"a {type(payload).__name__}, not a dictionary"
+    return ModelError(
+        f"{path} is not an hmcodec model file: it holds {what}; `hmcodec train` exports model.ckpt."
+    )
+
+
+def _mismatch(path: Path, error: RuntimeError) -> ModelError:
+    """``load_state_dict``'s multi-line report as one sentence (counts and a first example)."""
+    text = str(error)
+
+    def keys(label: str) -> list[str]:
+        line = next((ln for ln in text.splitlines() if label in ln), "")
+        return re.findall(r'"([^"]+)"', line.split(label, 1)[-1])
+
+    missing = keys("Missing key(s) in state_dict:")
+    unexpected = keys("Unexpected key(s) in state_dict:")
+    shapes = re.findall(r"size mismatch for ([^:\s]+)", text)
+    parts = [
+        f"{len(names)} {what} (e.g. {names[0]})"
+        for names, what in (
+            (missing, "missing"),
+            (unexpected, "unexpected"),
+            (shapes, "of the wrong shape"),
+        )
+        if names
+    ]
+    summary = ", ".join(parts) if parts else _brief(error)
+    return ModelError(
+        f"{path} is corrupted or mixes models: its weights do not fit the architecture it "
+        f"declares ({summary})."
+    )
+
+
 def load_model(path: str | os.PathLike[str]) -> LoadedModel:
-    """Load a model file; every problem with the file is one :class:`ModelError` sentence."""
+    """Load a model file; every problem with the file is one :class:`ModelError` sentence.
+
+    The file is read with ``torch.load(weights_only=True)``: plain data and tensors only, no
+    Python objects. A missing, truncated, bit-flipped or foreign file (another PyTorch file, a
+    bare state dict, a Lightning checkpoint), a model file of an unknown version or architecture,
+    weights that do not fit the architecture the file declares, and weights that do not match
+    the file's fingerprint are each refused with one sentence naming the file.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"model file {path} is a folder, not a file.")
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # torch raises many types for foreign files (pickle, zip, key errors…)
-        raise ModelError(
-            f"{path} is not an hmcodec model file (it cannot be read as a PyTorch file)."
-        ) from None
+    except Exception as error:  # torch raises many types for foreign files (pickle, zip, keys…)
+        raise _read_failure(path, error) from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise ModelError(
-            f"{path} is not an hmcodec model file (it may be a Lightning training "
-            "checkpoint; `hmcodec train` exports model.ckpt)."
-        )
+        raise _foreign(path, payload)
     if payload.get("version") != MODEL_VERSION:
         raise ModelError(
             f"{path} is model file version {payload.get('version')}; this hmcodec "
             f"reads version {MODEL_VERSION}."
         )
+    config, state = payload.get("config"), payload.get("state_dict")
+    provenance = payload.get("provenance", {})
+    if (
+        not isinstance(config, dict)
+        or not isinstance(state, dict)
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
+        or not isinstance(payload.get("fingerprint"), str)
+        or not isinstance(provenance, dict)
+    ):
+        raise ModelError(
+            f"{path} is a damaged hmcodec model file: its config, weights or fingerprint are "
+            "missing or malformed."
+        )
     try:
-        codec = build_codec(CodecConfig.from_dict(_offline(payload["config"])))
-        codec.load_state_dict(payload["state_dict"])
+        codec = build_codec(CodecConfig.from_dict(_offline(config)))
     except HmcodecError as error:
         raise ModelError(f"{path} describes a model this hmcodec cannot build: {error}") from None
-    except (KeyError, RuntimeError, TypeError) as error:
-        raise ModelError(f"{path} does not match its own architecture ({error}).") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
+        raise ModelError(
+            f"{path} describes a model this hmcodec cannot build (invalid settings: "
+            f"{_brief(error)})."
+        ) from None
+    try:
+        codec.load_state_dict(state)
+    except RuntimeError as error:
+        raise _mismatch(path, error) from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise ModelError(
+            f"{path} is corrupted or mixes models: its weights do not fit the architecture it "
+            f"declares ({_brief(error)})."
+        ) from None
     codec.eval()
-    model = LoadedModel(
-        codec, fingerprint(codec, payload["config"]), payload.get("provenance", {}), path
-    )
-    if model.fingerprint.hex() != payload.get("fingerprint"):
+    try:
+        digest = fingerprint(codec, config)
+    except (TypeError, ValueError) as error:  # a config that is not plain JSON data
+        raise ModelError(f"{path} is a damaged hmcodec model file ({_brief(error)}).") from None
+    model = LoadedModel(codec, digest, provenance, path)
+    if model.fingerprint.hex() != payload["fingerprint"]:
         raise ModelError(f"{path} is corrupted: its weights do not match its fingerprint.")
     return model

@@ -12,9 +12,13 @@ import shlex
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hmcodec import __version__
 from hmcodec.errors import HmcodecError
+
+if TYPE_CHECKING:
+    from hmcodec.limits import SizeLimits
 
 log = logging.getLogger("hmcodec")
 
@@ -34,6 +38,46 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size_limits(args: argparse.Namespace) -> SizeLimits:
+    """``--max-pixels`` / ``--max-side`` over the defaults; 0 lifts a limit."""
+    from hmcodec.limits import DEFAULT_LIMITS, SizeLimits
+
+    def pick(given: int | None, default: int | None) -> int | None:
+        return default if given is None else (given or None)
+
+    return SizeLimits(
+        max_pixels=pick(args.max_pixels, DEFAULT_LIMITS.max_pixels),
+        max_side=pick(args.max_side, DEFAULT_LIMITS.max_side),
+    )
+
+
+def _add_size_limits(parser: argparse.ArgumentParser) -> None:
+    from hmcodec.limits import DEFAULT_LIMITS
+
+    parser.add_argument(
+        "--max-pixels",
+        type=_non_negative,
+        metavar="N",
+        help=f"refuse larger images (default {DEFAULT_LIMITS.max_pixels}; 0: no limit)",
+    )
+    parser.add_argument(
+        "--max-side",
+        type=_non_negative,
+        metavar="N",
+        help=f"refuse a longer side (default {DEFAULT_LIMITS.max_side}; 0: no limit)",
+    )
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
 def _cmd_encode(args: argparse.Namespace) -> int:
     from hmcodec.bitstream import write_stream
     from hmcodec.checkpoint import load_model
@@ -42,7 +86,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     image, mode = read_image(args.image)
-    stream = encode(model, image, mode)
+    stream = encode(model, image, mode, limits=_size_limits(args))
     size = write_stream(stream, args.output)
     rates = stream_bpp(stream)
     layers = ", ".join(f"layer {c.index}: {c.payload_bytes} B" for c in stream.chunks)
@@ -58,8 +102,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     stream = read_stream(args.stream)
-    decoded = decode(model, stream, args.layers)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    decoded = decode(model, stream, args.layers, limits=_size_limits(args))
     written = model.codec.task.save_prediction(decoded.prediction, args.output)
     if decoded.secondary_prediction is not None:
         secondary = model.codec.secondary_task
@@ -135,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="model file (model.ckpt)")
     p.add_argument("image", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="stream file (.hmc)")
+    _add_size_limits(p)
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("decode", help="decode the base layer (task) or all layers (image)")
@@ -142,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("stream", type=Path)
     p.add_argument("--layers", choices=("base", "all"), default="all")
     p.add_argument("-o", "--output", required=True, help="output prefix")
+    _add_size_limits(p)
     p.set_defaults(func=_cmd_decode)
 
     p = sub.add_parser("info", help="layers, bytes and bpp of a stream")

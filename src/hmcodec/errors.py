@@ -21,3 +21,10 @@ class ImageError(HmcodecError):
 
 class ConfigError(HmcodecError):
     """An experiment config is missing, malformed or names something unknown."""
+
+
+class OutputError(HmcodecError, OSError):
+    """An output file cannot be written: not a regular file, or the write itself failed.
+
+    Also an :class:`OSError`, so code that handled the operating system's error still does.
+    """

@@ -22,6 +22,7 @@ from compressai.layers import CheckerboardMaskedConv2d
 from torch import Tensor
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
+from hmcodec.entropy.coding import expect_strings
 from hmcodec.entropy.gaussian import EntropyParameters, GaussianTables
 
 
@@ -116,12 +117,15 @@ class CheckerboardModel(LatentEntropyModel):
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
     ) -> Tensor:
-        decoder = self.tables.coder().decoder(strings[0])
+        (string,) = expect_strings(strings, 1)
+        decoder = self.tables.coder().decoder(string)
 
         def step(mask: Tensor, base: Tensor, table: Tensor) -> Tensor:
             return decoder.decode(table) + base
 
-        return self._two_passes(tuple(size), side, step).float()
+        y_hat = self._two_passes(tuple(size), side, step).float()
+        decoder.finish()
+        return y_hat
 
     def update(self) -> None:
         self.tables.update()

@@ -9,7 +9,11 @@ from compressai._CXX import pmf_to_quantized_cdf
 from compressai.ans import BufferedRansEncoder, RansDecoder
 from torch import Tensor
 
+from hmcodec.errors import StreamError
+
 PRECISION = 16
+#: the largest symbol magnitude coded (CompressAI's escape coder overflows int32 near 2³⁰).
+MAX_SYMBOL = 2**24
 
 
 def build_cdf_tables(pmfs: Sequence[Tensor], tail_masses: Sequence[float]) -> Tensor:
@@ -42,46 +46,97 @@ class CdfTables:
             raise ValueError(
                 "entropy parameters are not finite; has the model's training diverged?"
             )
-        encoder = BufferedRansEncoder()
-        encoder.encode_with_indexes(
-            symbols.reshape(-1).int().tolist(),
-            indexes.reshape(-1).int().tolist(),
-            self.cdfs,
-            self.lengths,
-            self.offsets,
+        return self.encode_lists(
+            symbols.reshape(-1).int().tolist(), indexes.reshape(-1).int().tolist()
         )
-        return encoder.flush()
+
+    def encode_lists(self, symbols: list[int], indexes: list[int]) -> bytes:
+        if symbols and max(max(symbols), -min(symbols)) > MAX_SYMBOL:
+            raise ValueError(
+                f"latents are not finite or beyond ±{MAX_SYMBOL}; has the model's training "
+                "diverged?"
+            )
+        encoder = BufferedRansEncoder()
+        encoder.encode_with_indexes(symbols, indexes, self.cdfs, self.lengths, self.offsets)
+        return bytes(encoder.flush())
 
     def decode_all(self, string: bytes, indexes: Tensor) -> Tensor:
-        decoder = RansDecoder()
-        values = decoder.decode_with_indexes(
-            string, indexes.reshape(-1).int().tolist(), self.cdfs, self.lengths, self.offsets
-        )
-        return torch.tensor(values, dtype=torch.int64).reshape(indexes.shape)
+        """Decode every symbol of ``string`` at once, checked as :class:`CheckedDecoder` does."""
+        decoder = self.decoder(string)
+        values = decoder.decode(indexes)
+        decoder.finish()
+        return values
 
-    def decoder(self, string: bytes) -> SerialDecoder:
-        return SerialDecoder(self, string)
+    def decoder(self, string: bytes) -> CheckedDecoder:
+        return CheckedDecoder(self, string)
 
 
-class SerialDecoder:
-    """Decodes a stream piece by piece, passing only the tables each piece uses."""
+class CorruptStringError(StreamError):
+    """An entropy-coded string that cannot be what the encoder wrote; the codec names the layer."""
+
+
+#: Two paddings that differ in every 16-bit group and hold no 4-bit group of 15 (CompressAI's
+#: bypass-escape run marker), so a decoder that runs into either stops its escape runs there.
+_PADDINGS = (b"\x00", b"\x55")
+
+
+class CheckedDecoder:
+    """Decodes one rANS string piece by piece and proves it consumed exactly that string.
+
+    CompressAI's ``RansDecoder`` has no bounds check and reports no position. Two decoders run
+    in lockstep on the string followed by two different paddings: while they agree they have
+    read only the string's bytes; a renormalisation that reads a padding word puts that word's
+    low 16 bits into the next symbol's lookup, so they disagree at once, and decoding stops
+    there (a size rewritten upwards is refused after a fraction of its symbols). Escape runs
+    read at most 15 groups per group of the string, so a padding of 16× the string keeps every
+    read inside the buffer. :meth:`finish` re-encodes the decoded symbols: rANS is deterministic,
+    so the string must come back byte for byte, which also refuses unread trailing bytes.
+    """
 
     def __init__(self, tables: CdfTables, string: bytes) -> None:
         self.tables = tables
-        self.rans = RansDecoder()
-        self.rans.set_stream(string)
+        self.string = bytes(string)
+        pad_length = 16 * len(self.string) + 4096
+        self._decoders = []
+        for pad in _PADDINGS:
+            rans = RansDecoder()
+            rans.set_stream(self.string + pad * pad_length)
+            self._decoders.append(rans)
+        self._values: list[int] = []
+        self._indexes: list[int] = []
 
     def decode(self, indexes: Tensor) -> Tensor:
         flat = indexes.reshape(-1).tolist()
+        if flat and (min(flat) < 0 or max(flat) >= len(self.tables.cdfs)):
+            raise CorruptStringError("its entropy parameters point outside the coder's tables")
         used = sorted(set(flat))
         local = {table: position for position, table in enumerate(used)}
-        values = self.rans.decode_stream(
+        arguments = (
             [local[i] for i in flat],
             [self.tables.cdfs[i] for i in used],
             [self.tables.lengths[i] for i in used],
             [self.tables.offsets[i] for i in used],
         )
-        return torch.tensor(values, dtype=torch.int64).reshape(indexes.shape)
+        first, second = (rans.decode_stream(*arguments) for rans in self._decoders)
+        if first != second:
+            raise CorruptStringError(
+                "its entropy-coded string ends before its latents do "
+                "(the stream is truncated, altered, or declares a wrong image size)"
+            )
+        if first and max(max(first), -min(first)) > MAX_SYMBOL:
+            raise CorruptStringError(f"it decodes to latents beyond ±{MAX_SYMBOL}")
+        self._values += first
+        self._indexes += flat
+        return torch.tensor(first, dtype=torch.int64).reshape(indexes.shape)
+
+    def finish(self) -> None:
+        """Refuse a string that is not exactly the encoding of the symbols decoded from it."""
+        if self.tables.encode_lists(self._values, self._indexes) != self.string:
+            raise CorruptStringError(
+                "its entropy-coded string is not the encoding of the latents decoded from it "
+                "(bytes left unread or altered: a corrupt stream, or a decoder whose entropy "
+                "parameters differ from the encoder's)"
+            )
 
 
 class TableBuffers:
@@ -98,3 +153,12 @@ class TableBuffers:
             if key in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[key]))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[misc]
+
+
+def expect_strings(strings: Sequence[bytes], count: int) -> list[bytes]:
+    """The layer's strings, refused unless there are as many as this entropy model writes."""
+    if len(strings) != count:
+        raise CorruptStringError(
+            f"its chunk holds {len(strings)} entropy-coded strings where this model writes {count}"
+        )
+    return list(strings)

@@ -12,7 +12,7 @@ from compressai.ops import LowerBound
 from torch import Tensor
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel
-from hmcodec.entropy.coding import CdfTables, TableBuffers, build_cdf_tables
+from hmcodec.entropy.coding import CdfTables, TableBuffers, build_cdf_tables, expect_strings
 from hmcodec.entropy.gaussian import LIKELIHOOD_BOUND
 
 
@@ -80,4 +80,5 @@ class FactorizedModel(TableBuffers, LatentEntropyModel):
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
     ) -> Tensor:
         coder = CdfTables(self.cdf, self.cdf_length, self.offset)
-        return coder.decode_all(strings[0], self._indexes(size)).float()
+        (string,) = expect_strings(strings, 1)
+        return coder.decode_all(string, self._indexes(size)).float()

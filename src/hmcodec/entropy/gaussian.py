@@ -19,7 +19,7 @@ from compressai.ops import LowerBound
 from torch import Tensor, nn
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
-from hmcodec.entropy.coding import CdfTables, TableBuffers, build_cdf_tables
+from hmcodec.entropy.coding import CdfTables, TableBuffers, build_cdf_tables, expect_strings
 
 LIKELIHOOD_BOUND = 1e-9
 
@@ -182,13 +182,16 @@ class ContextGaussianModel(LatentEntropyModel):
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
     ) -> Tensor:
-        decoder = self.tables.coder().decoder(strings[0])
+        (string,) = expect_strings(strings, 1)
+        decoder = self.tables.coder().decoder(string)
 
         def step(h: int, w: int, table: Tensor, base: Tensor) -> Tensor:
             return decoder.decode(table.view(-1)).view(1, -1) + base.view(1, -1)
 
         empty = torch.zeros(1, self.channels, *size)
-        return self._serial(empty, side, step).float()
+        y_hat = self._serial(empty, side, step).float()
+        decoder.finish()
+        return y_hat
 
     def update(self) -> None:
         self.tables.update()

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
+from hmcodec.entropy.coding import expect_strings
 from hmcodec.entropy.gaussian import GaussianTables
 
 GroupSizes = int | Sequence[int]
@@ -296,13 +297,16 @@ class GroupedContextModel(LatentEntropyModel):
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
     ) -> Tensor:
-        decoder = self.tables.coder().decoder(strings[0])
+        (string,) = expect_strings(strings, 1)
+        decoder = self.tables.coder().decoder(string)
 
         def step(start: int, stop: int, h: int, w: int, means: Tensor, scales: Tensor) -> Tensor:
             base, table = self._snap(means, scales)
             return (decoder.decode(table) + base).double()
 
-        return self.walk(tuple(size), side, step).float()
+        y_hat = self.walk(tuple(size), side, step).float()
+        decoder.finish()
+        return y_hat
 
     def update(self) -> None:
         self.tables.update()
@@ -415,12 +419,15 @@ class ChannelGroupModel(LatentEntropyModel):
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
     ) -> Tensor:
-        decoder = self.tables.coder().decoder(strings[0])
+        (string,) = expect_strings(strings, 1)
+        decoder = self.tables.coder().decoder(string)
 
         def step(start: int, stop: int, base: Tensor, table: Tensor) -> Tensor:
             return decoder.decode(table) + base
 
-        return self._groups(tuple(size), side, step).float()
+        y_hat = self._groups(tuple(size), side, step).float()
+        decoder.finish()
+        return y_hat
 
     def update(self) -> None:
         self.tables.update()

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
+from hmcodec.entropy.coding import expect_strings
 from hmcodec.entropy.factorized import FactorizedModel
 from hmcodec.entropy.gaussian import ContextGaussianModel, EntropyParameters
 from hmcodec.entropy.quantize import quantize
@@ -138,6 +139,7 @@ class HyperpriorModel(ContextGaussianModel):
     ) -> Tensor:
         self._check_caller_side(side)
         size = tuple(size)
+        strings = expect_strings(strings, 2)
         z_hat = self.hyper.decompress(strings[:1], hyper_size(size))
         extra = self._hyper_side(z_hat, size, side, exact=True)
         if self.use_context:

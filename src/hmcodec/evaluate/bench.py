@@ -100,7 +100,9 @@ def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
     def base_encode(state: tuple[Tensor, int, int]) -> Stream:
         x, height, width = state
         y_hat = torch.round(codec.base_analysis(x))
-        chunk = LayerChunk(BASE, tuple(codec.base_entropy.compress(y_hat)), latent_crc(y_hat))
+        chunk = LayerChunk(
+            BASE, tuple(codec.base_entropy.compress(y_hat)), latent_crc(y_hat, height, width)
+        )
         return Stream(model.fingerprint, height, width, "RGB", (chunk,))
 
     def base_rate(image: Tensor, state: Any, stream: Stream) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 from torchvision.models import resnet18, resnet50
 
+from hmcodec.io import atomic_write
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
 from hmcodec.tasks.weights import ImageNetNormalize, evaluating, load_weights, weight_categories
 
@@ -95,7 +96,8 @@ class ClassificationTask(TaskHead):
         label = int(prediction)
         name = self.label_names[label] if label < len(self.label_names) else None
         path = Path(f"{prefix}_class.json")
-        path.write_text(json.dumps({"label": label, "label_name": name}, indent=2) + "\n")
+        text = json.dumps({"label": label, "label_name": name}, indent=2) + "\n"
+        atomic_write(path, lambda temp: temp.write_text(text))
         return [path]
 
     def config(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torchvision.models import mobilenet_v3_large
 from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
+from hmcodec.io import write_pil_png
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
 from hmcodec.tasks.segmentation import tiny_segmenter
 from hmcodec.tasks.weights import (
@@ -120,11 +121,11 @@ class DepthTask(TaskHead):
         raw = Path(f"{prefix}_depth16.png")
         colour = Path(f"{prefix}_depth.png")
         scaled = np.clip(np.nan_to_num(depth) * DEPTH_PNG_SCALE, 0, 65535)
-        Image.fromarray(np.round(scaled).astype(np.uint16)).save(raw)
+        write_pil_png(Image.fromarray(np.round(scaled).astype(np.uint16)), raw)
         low, high = float(np.nanmin(depth)), float(np.nanmax(depth))
         unit = (depth - low) / (high - low) if high > low else np.zeros_like(depth)
         rgba = colormaps[DEPTH_COLORMAP](np.nan_to_num(unit), bytes=True)
-        Image.fromarray(rgba[..., :3]).save(colour)
+        write_pil_png(Image.fromarray(rgba[..., :3]), colour)
         return [colour, raw]
 
 

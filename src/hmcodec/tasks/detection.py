@@ -40,6 +40,7 @@ from torchvision.ops.misc import Conv2dNormActivation
 from torchvision.utils import draw_bounding_boxes
 
 from hmcodec.errors import ConfigError
+from hmcodec.io import atomic_write, write_pil_png
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
 from hmcodec.tasks.weights import (
     evaluating,
@@ -212,13 +213,15 @@ class TorchvisionDetectionTask(TaskHead):
         report = Path(f"{prefix}_detections.json")
         picture = Path(f"{prefix}_detections.png")
         document = {"image_size": [height, width], "box_format": "xyxy", "detections": detections}
-        report.write_text(json.dumps(document, indent=2) + "\n")
+        text = json.dumps(document, indent=2) + "\n"
+        atomic_write(report, lambda temp: temp.write_text(text))
         shown = [i for i, score in enumerate(scores) if score >= DRAW_SCORE_THRESHOLD]
         canvas = torch.full((3, height, width), 255, dtype=torch.uint8)
         if shown:
             names = [self._label_name(labels[i]) or str(labels[i]) for i in shown]
             canvas = draw_bounding_boxes(canvas, boxes[shown], labels=names, colors="red")
-        Image.fromarray(np.ascontiguousarray(canvas.permute(1, 2, 0).numpy())).save(picture)
+        pixels = np.ascontiguousarray(canvas.permute(1, 2, 0).numpy())
+        write_pil_png(Image.fromarray(pixels), picture)
         return [picture, report]
 
     def config(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from torchvision.models.segmentation import (
     lraspp_mobilenet_v3_large,
 )
 
+from hmcodec.io import write_pil_png
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
@@ -149,8 +150,8 @@ class SegmentationTask(TaskHead):
         labels = prediction.to(torch.uint8).cpu().numpy()
         raw = Path(f"{prefix}_labels.png")
         colour = Path(f"{prefix}_segmentation.png")
-        Image.fromarray(labels, mode="L").save(raw)
-        Image.fromarray(label_palette()[labels]).save(colour)
+        write_pil_png(Image.fromarray(labels, mode="L"), raw)
+        write_pil_png(Image.fromarray(label_palette()[labels]), colour)
         return [colour, raw]
 
     def config(self) -> dict[str, Any]:
