@@ -27,7 +27,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from hmcodec.train.config import load_config
     from hmcodec.train.run import train, train_sweep
 
-    config = load_config(args.config, args.set)
+    overrides = list(args.set)
+    if args.threads is not None:
+        overrides.append(f"trainer.threads={args.threads}")
+    config = load_config(args.config, overrides)
     out = args.out or Path("runs") / config.name
     if config.sweep:
         models = train_sweep(config, out, resume=args.resume, progress=not args.no_progress)
@@ -49,6 +52,19 @@ def _size_limits(args: argparse.Namespace) -> SizeLimits:
         max_pixels=pick(args.max_pixels, DEFAULT_LIMITS.max_pixels),
         max_side=pick(args.max_side, DEFAULT_LIMITS.max_side),
     )
+
+
+def _check_image_size(path: Path, limits: SizeLimits) -> None:
+    """Refuse an image over the limits from its header alone, before torch is even imported;
+    an unreadable image is left to ``read_image``, which says why."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - reported by read_image with its own sentence
+        return
+    limits.check(height, width, "the image")
 
 
 def _add_size_limits(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +95,9 @@ def _non_negative(text: str) -> int:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
+    limits = _size_limits(args)
+    _check_image_size(args.image, limits)  # before torch is imported
+
     from hmcodec.bitstream import write_stream
     from hmcodec.checkpoint import load_model
     from hmcodec.codec.api import encode, stream_bpp
@@ -86,7 +105,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     image, mode = read_image(args.image)
-    stream = encode(model, image, mode, limits=_size_limits(args))
+    stream = encode(model, image, mode, limits=limits)
     size = write_stream(stream, args.output)
     rates = stream_bpp(stream)
     layers = ", ".join(f"layer {c.index}: {c.payload_bytes} B" for c in stream.chunks)
@@ -96,13 +115,17 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     from hmcodec.bitstream import read_stream
+
+    limits = _size_limits(args)
+    stream = read_stream(args.stream)
+    limits.check(stream.height, stream.width, "the stream's image")  # before torch is imported
+
     from hmcodec.checkpoint import load_model
     from hmcodec.codec.api import decode
     from hmcodec.io import write_png
 
     model = load_model(args.model)
-    stream = read_stream(args.stream)
-    decoded = decode(model, stream, args.layers, limits=_size_limits(args))
+    decoded = decode(model, stream, args.layers, limits=limits)
     written = model.codec.task.save_prediction(decoded.prediction, args.output)
     if decoded.secondary_prediction is not None:
         secondary = model.codec.secondary_task
@@ -170,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set stages.0.max_steps=100",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch intra-op threads per training process (trainer.threads; default 1 on CPU)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
