@@ -58,7 +58,7 @@ def tiled_photo(width: int, height: int, path: Path) -> None:
 
 
 def timed(command: list[str], timeout: float) -> dict[str, object]:
-    """Run ``command``; wall seconds, peak RSS (GB), exit code and its last stderr line."""
+    """Run ``command``; its exit code, wall seconds and stderr."""
     env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
@@ -69,11 +69,10 @@ def timed(command: list[str], timeout: float) -> dict[str, object]:
         out, err = process.communicate()
         process.returncode = 124
     wall = time.perf_counter() - start
-    lines = (err or b"").decode(errors="replace").strip().splitlines()
     return {
         "exit": process.returncode,
         "wall_s": round(wall, 2),
-        "message": lines[-1] if lines else (out or b"").decode().strip(),
+        "message": (err or b"").decode(errors="replace").strip(),
     }
 
 
@@ -90,13 +89,14 @@ def measured(command: list[str], timeout: float) -> dict[str, object]:
         " 'child_exit': os.waitstatus_to_exitcode(status)}), file=sys.stderr)\n"
     )
     result = timed([sys.executable, "-c", wrapper, *command], timeout)
-    message = str(result.pop("message"))
+    lines = str(result.pop("message")).splitlines()
     try:
-        usage = json.loads(message)
-        result["message"] = ""
-    except json.JSONDecodeError:
+        usage = json.loads(lines[-1])
+        lines.pop()
+        result["exit"] = usage["child_exit"]
+    except (IndexError, json.JSONDecodeError):
         usage = {}
-        result["message"] = message
+    result["message"] = lines[-1] if lines else ""
     result["peak_rss_gb"] = round(usage.get("rss_gb", float("nan")), 2)
     return result
 
