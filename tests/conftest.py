@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import pytest
 import torch
 
@@ -299,3 +300,32 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliRes
         yield run
     logger.handlers[:] = saved[0]
     logger.propagate, logger.level = saved[1], saved[2]
+
+
+# ------------------------------------------------------------------------------ training
+class InterruptAt(L.Callback):
+    """Raises KeyboardInterrupt (as Ctrl-C would) once training reaches ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.global_step >= self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture
+def extra_callbacks(monkeypatch: pytest.MonkeyPatch) -> list[L.Callback]:
+    """Callbacks added to every trainer ``run.train`` builds (the list may change in between)."""
+    from hmcodec.train import run
+
+    extra: list[L.Callback] = []
+    make_trainer = run._trainer
+
+    def trainer_with_callbacks(*args: Any, **kwargs: Any) -> L.Trainer:
+        trainer = make_trainer(*args, **kwargs)
+        trainer.callbacks.extend(extra)
+        return trainer
+
+    monkeypatch.setattr(run, "_trainer", trainer_with_callbacks)
+    return extra

@@ -34,9 +34,12 @@ def batch() -> dict[str, Any]:
 
 def train_steps(codec, batch: dict[str, Any], stage: str, steps: int = 3) -> list[float]:
     """A few Adam steps of one stage; returns the losses."""
-    module = CodecModule(codec, StageConfig(stage=stage, lr=1e-3, lmbda=1.0, beta=0.1))
+    stage_config = StageConfig(
+        stage=stage, lr=1e-3, lmbda=1.0, beta=0.1, schedule="constant", warmup_steps=0
+    )
+    module = CodecModule(codec, stage_config)
     module.train()
-    optimizer = module.configure_optimizers()
+    optimizer = module.configure_optimizers()["optimizer"]
     losses = []
     for _ in range(steps):
         loss = module.losses(batch)["loss"] + module._aux_loss()

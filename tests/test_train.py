@@ -10,6 +10,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from conftest import InterruptAt
 from PIL import Image
 
 from hmcodec.bitstream import Stream, read_stream
@@ -78,17 +79,6 @@ def test_training_into_a_non_empty_folder_needs_resume(tmp_path, tiny_training):
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
-class _InterruptAt(L.Callback):
-    """Raises KeyboardInterrupt (as Ctrl-C would) once training reaches ``step``."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_train_batch_end(self, trainer, *args) -> None:
-        if trainer.global_step >= self.step:
-            raise KeyboardInterrupt
-
-
 class _FirstStep(L.Callback):
     """Records the global step training starts from (after any checkpoint was restored)."""
 
@@ -100,21 +90,13 @@ class _FirstStep(L.Callback):
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(
-    tmp_path, tiny_training, monkeypatch, hmcodec_log
+    tmp_path, tiny_training, monkeypatch, hmcodec_log, extra_callbacks
 ):
     single_stage = "stages=[{stage: base, lmbda: 4.0, beta: 0.1, lr: 2.0e-3, max_steps: 20}]"
     config = load_config("demo", [*tiny_training, single_stage, "trainer.val_check_interval=5"])
     assert [s.max_steps for s in config.stages] == [20]
     out = tmp_path / "run"
-    extra: list[L.Callback] = [_InterruptAt(12)]
-    make_trainer = run._trainer
-
-    def trainer_with_callbacks(*args, **kwargs):
-        trainer = make_trainer(*args, **kwargs)
-        trainer.callbacks.extend(extra)
-        return trainer
-
-    monkeypatch.setattr(run, "_trainer", trainer_with_callbacks)
+    extra_callbacks.append(InterruptAt(12))
     sigint = signal.getsignal(signal.SIGINT)
     with pytest.raises(TrainingInterrupted, match="--resume") as interrupted:
         train(config, out, progress=False)
@@ -128,7 +110,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(
     assert max(saved.values()) >= 10, saved
 
     first_step = _FirstStep()
-    extra[:] = [first_step]
+    extra_callbacks[:] = [first_step]
     model_path = train(config, out, resume=True, progress=False)
     print(f"\ncheckpoints after the interrupt: {saved}; resumed at step {first_step.steps}")
     assert len(first_step.steps) == 1 and first_step.steps[0] >= 10, first_step.steps

@@ -11,6 +11,7 @@ import logging
 import shlex
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,26 +73,31 @@ def _add_size_limits(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--max-pixels",
-        type=_non_negative,
+        type=whole_number(0),
         metavar="N",
         help=f"refuse larger images (default {DEFAULT_LIMITS.max_pixels}; 0: no limit)",
     )
     parser.add_argument(
         "--max-side",
-        type=_non_negative,
+        type=whole_number(0),
         metavar="N",
         help=f"refuse a longer side (default {DEFAULT_LIMITS.max_side}; 0: no limit)",
     )
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    return parse
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
@@ -196,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=whole_number(1),
         metavar="N",
         help="torch intra-op threads per training process (trainer.threads; default 1 on CPU)",
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hmcodec.cli import whole_number
 from hmcodec.evaluate.cli import command_line
 
 DATASET_HELP = (
@@ -40,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--per-image", action="store_true", help="add per-image records to the JSON")
     p.add_argument("-o", "--output", type=Path, required=True, help="results JSON")
     p.add_argument("--name", help="curve name (default: 'hmcodec <method>')")
+    p.add_argument(
+        "--threads",
+        type=whole_number(1),
+        default=1,
+        metavar="N",
+        help="torch intra-op threads (default 1: more collapse on a shared machine)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_eval)
 
@@ -86,18 +94,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    import torch
+
     from hmcodec.evaluate.learned import evaluate_models, parse_dataset_spec
 
-    curve = evaluate_models(
-        args.models,
-        parse_dataset_spec(args.dataset),
-        layers=args.layers,
-        max_images=args.max_images,
-        per_image=args.per_image,
-        name=args.name,
-        command=command_line(args),
-        progress=not args.no_progress,
-    )
+    previous = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        curve = evaluate_models(
+            args.models,
+            parse_dataset_spec(args.dataset),
+            layers=args.layers,
+            max_images=args.max_images,
+            per_image=args.per_image,
+            name=args.name,
+            command=command_line(args),
+            progress=not args.no_progress,
+        )
+    finally:
+        torch.set_num_threads(previous)
     path = curve.save(args.output)
     metrics = [m for m in curve.metrics() if m in curve.results]
     print(f"{curve.name}: {curve.description}")

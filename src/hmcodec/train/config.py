@@ -19,6 +19,7 @@ from hmcodec.codec.scalable import CodecConfig
 from hmcodec.errors import ConfigError
 
 STAGES = ("task", "base", "enhancement")
+SCHEDULES = ("cosine", "plateau", "constant")
 PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
@@ -29,6 +30,13 @@ class StageConfig:
     ``task``: the task head alone on uncompressed images (a pretrained task model, and the
     uncompressed reference); ``base``: λ_b·d_b + R_b + β·‖X̂ − X‖ (``freeze_task`` keeps the task
     model fixed, as when it is pretrained); ``enhancement``: λ_e·d_e + R_e on the frozen base.
+
+    Learning rate: a linear warm-up from ``lr / warmup_steps`` to ``lr`` over ``warmup_steps``
+    (default 5 % of ``max_steps``, at most 1,000; 0 disables it), then ``schedule``:
+    ``cosine`` (the default) decays to ``min_lr`` at ``max_steps``; ``plateau`` multiplies the
+    rate by ``plateau_factor`` after ``plateau_patience`` validations without a lower
+    ``val/loss``, never below ``min_lr``; ``constant`` keeps ``lr``. ``min_lr`` defaults to
+    ``lr / 100``.
     """
 
     stage: str
@@ -41,6 +49,11 @@ class StageConfig:
     #: the same base before the layer learns a second task (the task head itself starts fresh).
     enhancement_from: str | None = None
     freeze_task: bool = False
+    schedule: str = "cosine"
+    warmup_steps: int | None = None
+    min_lr: float | None = None
+    plateau_factor: float = 0.5
+    plateau_patience: int = 2  # validations without improvement before the rate drops
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -49,22 +62,72 @@ class StageConfig:
             raise ConfigError(
                 f"stage {self.stage}: max_steps, lr must be positive and lmbda, beta non-negative."
             )
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"stage {self.stage}: unknown schedule {self.schedule!r}; "
+                f"schedules are {', '.join(SCHEDULES)}."
+            )
+        if self.warmup_steps is not None and not 0 <= self.warmup_steps < self.max_steps:
+            raise ConfigError(
+                f"stage {self.stage}: warmup_steps must be at least 0 and below max_steps."
+            )
+        if self.min_lr is not None and not 0 <= self.min_lr <= self.lr:
+            raise ConfigError(f"stage {self.stage}: min_lr must lie between 0 and lr.")
+        if not 0 < self.plateau_factor < 1 or self.plateau_patience < 0:
+            raise ConfigError(
+                f"stage {self.stage}: plateau_factor must lie in (0, 1) and plateau_patience "
+                "be non-negative."
+            )
+
+    @property
+    def warmup(self) -> int:
+        """Warm-up steps: ``warmup_steps``, or by default 5 % of ``max_steps`` (at most 1,000)."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        return min(self.max_steps // 20, 1000)
+
+    @property
+    def final_lr(self) -> float:
+        """The lowest learning rate of the schedule: ``min_lr``, by default ``lr / 100``."""
+        return self.lr / 100 if self.min_lr is None else self.min_lr
 
 
 @dataclass
 class TrainerConfig:
-    """Lightning Trainer settings (Adam, gradient clipping 1.0 and early stopping as the papers)."""
+    """Lightning Trainer settings (Adam, gradient clipping 1.0 and early stopping as the papers).
+
+    Validation runs every ``val_check_interval`` steps (and after the last step) on
+    ``limit_val_batches`` batches of ``data.val``; its ``val/loss`` picks the exported weights
+    and drives the ``plateau`` schedule and early stopping (``early_stopping_patience``
+    validations without a lower ``val/loss`` end the stage; 0 disables it). ``threads`` is
+    torch's intra-op thread count in every training process; by default 1 on CPU (more threads
+    per process collapse on a shared machine: use ``devices: 2`` with ``strategy: ddp`` for two
+    cores) and torch's own count on an accelerator.
+    """
 
     val_check_interval: int = 200
     limit_val_batches: int = 8
     gradient_clip_val: float = 1.0
     early_stopping_patience: int = 0  # validations without improvement; 0 disables
+    threads: int | None = None
     accelerator: str = "auto"
     devices: int | str = 1
     strategy: str = "auto"
     precision: str = "32-true"
     log_every_n_steps: int = 25
     progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        threads = self.threads
+        if threads is not None and (
+            not isinstance(threads, int) or isinstance(threads, bool) or threads < 1
+        ):
+            raise ConfigError("trainer.threads must be a positive whole number.")
+        if self.val_check_interval < 1 or self.early_stopping_patience < 0:
+            raise ConfigError(
+                "trainer.val_check_interval must be positive and "
+                "trainer.early_stopping_patience non-negative."
+            )
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR, LinearLR, ReduceLROnPlateau
 
 from hmcodec.codec.scalable import ScalableCodec
 from hmcodec.entropy.base import entropy_models
@@ -34,6 +35,20 @@ def psnr(output: Tensor, target: Tensor) -> Tensor:
     """Mean PSNR (dB) of a batch of [0, 1] images, each image clamped and scored separately."""
     mse = ((output.clamp(0, 1) - target) ** 2).flatten(1).mean(1).clamp_min(1e-10)
     return (10 * torch.log10(1.0 / mse)).mean()
+
+
+def lr_factor(stage: StageConfig, step: int) -> float:
+    """The learning rate of optimizer step ``step`` (0-based) over ``stage.lr``, for the
+    ``cosine`` and ``constant`` schedules: a linear warm-up from ``1 / warmup`` to 1 over the first
+    ``warmup`` steps, then 1 (constant) or a cosine from 1 to ``min_lr / lr`` at ``max_steps``."""
+    warmup = stage.warmup
+    if step < warmup:
+        return (step + 1) / warmup
+    if stage.schedule != "cosine":
+        return 1.0
+    floor = stage.final_lr / stage.lr
+    progress = min(1.0, (step - warmup) / max(1, stage.max_steps - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def bits_per_pixel(likelihoods: dict[str, Tensor], pixels: int) -> Tensor:
@@ -77,9 +92,55 @@ class CodecModule(L.LightningModule):
         for module in self.frozen:
             module.eval()
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> dict[str, Any]:
+        """Adam and the stage's schedule, stepped every optimizer step.
+
+        ``cosine``/``constant``: one :class:`LambdaLR` (:func:`lr_factor`). ``plateau``: a chainable
+        :class:`LinearLR` warm-up and :class:`ReduceLROnPlateau` on ``val/loss``; the plateau
+        scheduler is stepped once per validation, at its end and before that validation's
+        checkpoint is written (see ``hmcodec.train.run``), so a resumed run keeps its state.
+        """
+        stage = self.stage
         parameters = [p for p in self.codec.parameters() if p.requires_grad]
-        return torch.optim.Adam(parameters, lr=self.stage.lr)
+        optimizer = torch.optim.Adam(parameters, lr=stage.lr)
+        if stage.schedule != "plateau":
+            schedule = LambdaLR(optimizer, lambda step: lr_factor(stage, step))
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": schedule, "interval": "step", "name": "lr"},
+            }
+        schedulers = []
+        if stage.warmup > 1:
+            warmup = LinearLR(optimizer, 1.0 / stage.warmup, 1.0, total_iters=stage.warmup - 1)
+            schedulers.append({"scheduler": warmup, "interval": "step", "name": "lr-warmup"})
+        plateau = ReduceLROnPlateau(
+            optimizer,
+            mode="min",
+            factor=stage.plateau_factor,
+            patience=stage.plateau_patience,
+            min_lr=stage.final_lr,
+        )
+        schedulers.append(
+            {
+                "scheduler": plateau,
+                "interval": "step",
+                "monitor": "val/loss",
+                "strict": False,  # there is no val/loss before the first validation
+                "name": "lr",
+            }
+        )
+        return [optimizer], schedulers
+
+    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
+        if isinstance(scheduler, ReduceLROnPlateau):
+            return  # stepped at the end of each validation instead (``step_plateau``)
+        scheduler.step()
+
+    def step_plateau(self, loss: float) -> None:
+        """Step the ``plateau`` schedulers with a validation's ``val/loss``."""
+        for config in self.trainer.lr_scheduler_configs:
+            if isinstance(config.scheduler, ReduceLROnPlateau):
+                config.scheduler.step(loss)
 
     def _aux_loss(self) -> Tensor:
         losses = [
@@ -144,6 +205,9 @@ class CodecModule(L.LightningModule):
             prog_bar=False,
             batch_size=batch["image"].shape[0],
         )
+        optimizers = self.trainer.optimizers if self._trainer is not None else []
+        if optimizers:  # the learning rate this step used
+            self.log("train/lr", optimizers[0].param_groups[0]["lr"], batch_size=1)
         self.log("loss", values["loss"], prog_bar=True, logger=False)
         self.log("bpp", values["bpp"], prog_bar=True, logger=False)
         return loss

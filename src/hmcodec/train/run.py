@@ -5,6 +5,12 @@ enhancement layer on the frozen base), writes Lightning checkpoints under
 ``out/stage<i>-<name>/checkpoints`` (atomically), TensorBoard logs under ``out/logs`` and, at the
 end, the self-describing model file ``out/model.ckpt``. Under ``torchrun`` the same call trains
 data-parallel (gloo on CPU, NCCL on GPU) with no code change.
+
+Every stage validates on ``data.val`` every ``trainer.val_check_interval`` steps and after its
+last step; a checkpoint is written at each validation and the best one by ``val/loss`` (the
+stage's RD loss) is kept. A stage ends with the weights of its best validation, not its last
+iterate: they go on to the next stage and into ``model.ckpt``, whose provenance names the step
+(``metrics.<stage>.best_step``, ``best_val_loss``, beside ``last_step`` and ``last_val_loss``).
 """
 
 from __future__ import annotations
@@ -23,9 +29,15 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, OnExceptionCheckpoint
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    OnExceptionCheckpoint,
+)
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 
 from hmcodec import __version__
@@ -34,7 +46,7 @@ from hmcodec.codec.scalable import ScalableCodec, build_codec
 from hmcodec.data import build_dataset, collate
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.io import atomic_torch_save, atomic_write
-from hmcodec.train.config import ExperimentConfig, StageConfig
+from hmcodec.train.config import ExperimentConfig, StageConfig, TrainerConfig
 from hmcodec.train.module import CodecModule
 
 log = logging.getLogger("hmcodec")
@@ -51,6 +63,62 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 class TrainingInterrupted(HmcodecError):
     exit_code = 130
+
+
+def training_threads(settings: TrainerConfig) -> int | None:
+    """torch's intra-op thread count per training process: ``trainer.threads``, else 1 on CPU
+    (``None``: torch's own count, on an accelerator)."""
+    if settings.threads is not None:
+        return settings.threads
+    accelerator = str(settings.accelerator).lower()
+    on_cpu = accelerator == "cpu" or (
+        accelerator == "auto"
+        and not torch.cuda.is_available()
+        and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
+    )
+    return 1 if on_cpu else None
+
+
+class ThreadPolicy(Callback):
+    """Sets torch's thread count in every process of a fit, after Lightning's launchers (which
+    set their own count in DDP processes when ``OMP_NUM_THREADS`` is unset)."""
+
+    def __init__(self, threads: int | None) -> None:
+        self.threads = threads
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+
+
+class Validations(Callback):
+    """The validation record of a stage, checkpointed with it (so it survives ``--resume``).
+
+    At the end of each validation (before that validation's checkpoint is written: Lightning runs
+    checkpoint callbacks last) it appends ``{"step", "val/...": ...}`` and steps the ``plateau``
+    schedule with ``val/loss``, so the checkpoint holds the scheduler state that saw it.
+    """
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, float]] = []
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        if "val/loss" not in metrics:
+            return
+        step = trainer.global_step
+        self.history = [h for h in self.history if h["step"] != step]
+        self.history.append({"step": step, **metrics})
+        if trainer.state.fn == TrainerFn.FITTING and isinstance(pl_module, CodecModule):
+            pl_module.step_plateau(metrics["val/loss"])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": copy.deepcopy(self.history)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = copy.deepcopy(state_dict.get("history", []))
 
 
 def _loader(spec: dict[str, Any], batch_size: int, workers: int, shuffle: bool) -> DataLoader:
@@ -70,15 +138,73 @@ def _latest_checkpoint(directory: Path) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
+def _final_summary(stage_dir: Path) -> dict[str, Any] | None:
+    """``final.json`` of a stage that finished (``None`` if it never did)."""
+    try:
+        summary = json.loads((stage_dir / "final.json").read_text())
+        int(summary["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
 def _finished_steps(stage_dir: Path) -> int:
     """Steps a stage had trained when it last finished (0 if it never did).
 
     A finished stage whose config now asks for more steps continues from its last checkpoint.
     """
-    try:
-        return int(json.loads((stage_dir / "final.json").read_text())["steps"])
-    except (OSError, ValueError, KeyError):
-        return 0
+    summary = _final_summary(stage_dir)
+    return int(summary["steps"]) if summary else 0
+
+
+def _stage_done(stage_dir: Path, max_steps: int) -> bool:
+    """Whether a stage finished its ``max_steps``, or stopped early (which is final)."""
+    summary = _final_summary(stage_dir)
+    return summary is not None and (
+        int(summary["steps"]) >= max_steps or bool(summary.get("stopped_early"))
+    )
+
+
+def _finish_stage(
+    trainer: L.Trainer, module: CodecModule, val_loader: DataLoader
+) -> tuple[dict[str, Any], list[dict[str, float]]]:
+    """Give ``module`` the weights of the stage's best validation; returns its summary.
+
+    The last step is validated too if it was not (``max_steps`` not a multiple of the interval);
+    if its ``val/loss`` beats the best checkpoint's, the last iterate is kept.
+    """
+    validations = next(c for c in trainer.callbacks if isinstance(c, Validations))
+    last_step = trainer.global_step
+    stopped_early = bool(trainer.should_stop and last_step < (trainer.max_steps or 0))
+    if not validations.history or validations.history[-1]["step"] != last_step:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*ckpt_path.*")
+            trainer.validate(module, val_loader, verbose=False)
+    history = validations.history
+    last = history[-1] if history and history[-1]["step"] == last_step else None
+    checkpoints = next(c for c in trainer.checkpoint_callbacks if c.monitor == "val/loss")
+    best_path = getattr(checkpoints, "best_model_path", "") or ""
+    best_score = getattr(checkpoints, "best_model_score", None)
+    best = last
+    if best_path and best_score is not None and Path(best_path).is_file():
+        score = float(best_score)
+        if last is None or not last["val/loss"] < score:
+            checkpoint = torch.load(best_path, map_location="cpu", weights_only=False)
+            module.load_state_dict(checkpoint["state_dict"])
+            step = int(checkpoint["global_step"])
+            best = next((h for h in history if h["step"] == step), {"step": step})
+            best = best | {"val/loss": score}
+    summary: dict[str, Any] = {}
+    if best is not None:
+        summary.update({k: v for k, v in best.items() if k != "step"})
+        summary["best_step"] = int(best["step"])
+        summary["best_val_loss"] = float(best["val/loss"])
+    summary["steps"] = last_step
+    summary["last_step"] = last_step
+    if last is not None:
+        summary["last_val_loss"] = float(last["val/loss"])
+    summary["stopped_early"] = stopped_early
+    return summary, list(history)
 
 
 def _load_base(codec: ScalableCodec, model: LoadedModel) -> None:
@@ -107,18 +233,41 @@ def _trainer(
     settings = config.trainer
     interval = min(settings.val_check_interval, stage.max_steps)
     callbacks: list[Any] = [
+        ThreadPolicy(training_threads(settings)),
+        Validations(),
+        # both written at the end of each validation (so a file's val/loss is its own weights'):
+        # the best by val/loss (``step<N>.ckpt``), and the latest (``last.ckpt``) to resume from
         ModelCheckpoint(
             dirpath=stage_dir / "checkpoints",
             filename="step{step}",
-            save_last=True,
-            every_n_train_steps=interval,
+            every_n_epochs=1,
+            save_on_train_epoch_end=False,
             save_top_k=1,
             monitor="val/loss",
             auto_insert_metric_name=False,
         ),
+        ModelCheckpoint(
+            dirpath=stage_dir / "checkpoints",
+            filename="last",
+            every_n_epochs=1,
+            save_on_train_epoch_end=False,
+            save_top_k=1,
+            enable_version_counter=False,
+        ),
         OnExceptionCheckpoint(dirpath=stage_dir / "checkpoints", filename="interrupted"),
     ]
     if settings.early_stopping_patience:
+        if (
+            stage.schedule == "plateau"
+            and settings.early_stopping_patience <= stage.plateau_patience
+        ):
+            log.warning(
+                "stage %s: early_stopping_patience (%d) is not above plateau_patience (%d), so the "
+                "stage stops before its learning rate ever drops",
+                stage.stage,
+                settings.early_stopping_patience,
+                stage.plateau_patience,
+            )
         callbacks.append(EarlyStopping("val/loss", patience=settings.early_stopping_patience))
     return L.Trainer(
         default_root_dir=stage_dir,
@@ -162,6 +311,8 @@ def _fit(
             # without a checkpoint Lightning looks for one itself and says it found none
             warnings.filterwarnings("ignore", message=r".*ckpt_path.*")
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+            # plateau: there is no val/loss before the first validation (stepped at validations)
+            warnings.filterwarnings("ignore", message=r"ReduceLROnPlateau conditioned on metric")
             trainer.fit(module, train_loader, val_loader, ckpt_path=checkpoint)
     except SystemExit:
         if trainer.interrupted:
@@ -191,8 +342,26 @@ def train(
     ``shared`` maps stage indices to finished stage folders of another run that are reused as
     they are (an RD sweep's common base); ``warm_start`` is a state dict file that initialises
     the codec before its first stage to train (the sweep's lowest-compression point).
+    Training runs on :func:`training_threads` intra-op threads (restored afterwards).
     """
-    out = Path(out)
+    threads = training_threads(config.trainer)
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _train(config, Path(out), resume, progress, shared or {}, warm_start)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    config: ExperimentConfig,
+    out: Path,
+    resume: bool,
+    progress: bool,
+    shared: dict[int, Path],
+    warm_start: Path | None,
+) -> Path:
     shared = shared or {}
     if not log.isEnabledFor(logging.DEBUG):  # Lightning resets its level when imported
         logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
@@ -210,16 +379,19 @@ def train(
     val_loader = _loader(data.get("val", data["train"]), batch_size, workers, shuffle=False)
     out.mkdir(parents=True, exist_ok=True)  # only once the config has proved buildable
     started = time.time()
-    metrics: dict[str, dict[str, float]] = {}
+    metrics: dict[str, dict[str, Any]] = {}
+    validations: dict[str, list[dict[str, float]]] = {}
     warm = warm_start
     for index, stage in enumerate(config.stages):
         stage_dir = shared.get(index, out / f"stage{index}-{stage.stage}")
         finished = stage_dir / "final.pt"
-        if _finished_steps(stage_dir) >= stage.max_steps or (
-            index in shared and finished.is_file()
-        ):
+        if _stage_done(stage_dir, stage.max_steps) or (index in shared and finished.is_file()):
             codec.load_state_dict(torch.load(finished, map_location="cpu", weights_only=True))
             log.info("stage %d (%s) already finished; skipped", index, stage.stage)
+            summary = _final_summary(stage_dir)
+            if summary is not None and index not in shared:
+                metrics[stage_dir.name] = summary.get("metrics", {"steps": summary["steps"]})
+                validations[stage_dir.name] = summary.get("validations", [])
             continue
         if warm is not None:
             base_prefixes = tuple(
@@ -240,12 +412,29 @@ def train(
         if checkpoint:
             log.info("resuming stage %d (%s) from %s", index, stage.stage, checkpoint)
         _fit(trainer, module, train_loader, val_loader, checkpoint, f"{index} ({stage.stage})")
-        metrics[f"stage{index}-{stage.stage}"] = {
-            k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")
-        } | {"steps": trainer.global_step}
+        stage_metrics, history = _finish_stage(trainer, module, val_loader)
+        metrics[stage_dir.name], validations[stage_dir.name] = stage_metrics, history
+        if trainer.is_global_zero:
+            log.info(
+                "stage %d (%s): exporting step %s of %d (val/loss %s)",
+                index,
+                stage.stage,
+                stage_metrics.get("best_step", "?"),
+                trainer.global_step,
+                f"{stage_metrics['best_val_loss']:.5g}"
+                if "best_val_loss" in stage_metrics
+                else "?",
+            )
         if trainer.is_global_zero:
             atomic_torch_save(codec.state_dict(), finished)
-            summary = json.dumps({"steps": trainer.global_step, "metrics": metrics[stage_dir.name]})
+            summary = json.dumps(
+                {
+                    "steps": trainer.global_step,
+                    "stopped_early": stage_metrics["stopped_early"],
+                    "metrics": stage_metrics,
+                    "validations": history,
+                }
+            )
             atomic_write(stage_dir / "final.json", lambda path, text=summary: path.write_text(text))
         trainer.strategy.barrier()
     model_path = out / MODEL_FILE
@@ -258,6 +447,8 @@ def train(
                 "config": config.as_dict(),
                 "command": " ".join(sys.argv),
                 "metrics": metrics,
+                "validations": validations,
+                "threads": training_threads(config.trainer) or torch.get_num_threads(),
                 "training_seconds": round(time.time() - started, 1),
             },
         )
