@@ -210,3 +210,24 @@ def test_cli_limits_apply_to_decode_and_can_be_lifted(tmp_path, run_cli, model_f
     assert load_model(model_file).codec.stride > 1
     with pytest.raises(SystemExit):
         run_cli("decode", model_file, stream, "-o", tmp_path / "out", "--max-pixels", "-5")
+
+
+@pytest.mark.parametrize("kind", ["1x1-png", "animated-gif"])
+def test_odd_images_code_and_decode_at_their_size(tmp_path, run_cli, model_file, kind):
+    """Odd inputs of the issue's list that must keep working: a 1×1 PNG, an animated GIF
+    (its first frame is coded)."""
+    from PIL import Image
+
+    path = tmp_path / ("one.png" if kind == "1x1-png" else "anim.gif")
+    if kind == "1x1-png":
+        Image.new("RGB", (1, 1), (200, 10, 30)).save(path)
+        size = (1, 1)
+    else:
+        frames = [Image.new("P", (23, 11), color) for color in (1, 2, 3)]
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=50)
+        size = (23, 11)
+    stream = tmp_path / "odd.hmc"
+    assert run_cli("encode", model_file, path, "-o", stream).code == 0
+    assert run_cli("decode", model_file, stream, "-o", tmp_path / "odd").code == 0
+    with Image.open(tmp_path / "odd.png") as decoded:
+        assert decoded.size == size

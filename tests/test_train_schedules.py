@@ -317,3 +317,13 @@ def test_eval_threads_option_sets_torch_threads(monkeypatch, run_cli, model_file
     assert run_cli("eval", *common).code != 0
     assert seen == [2, 1]  # --threads N, and 1 by default
     assert torch.get_num_threads() == 1
+
+
+def test_relative_beta_scales_the_reward_with_the_task_weight(monkeypatch):
+    """``beta_relative``: the reward's weight is β·λ_b (the authors' α-form), else β."""
+    assert StageConfig(stage="base", lmbda=8.0, beta=0.1).effective_beta == 0.1
+    relative = StageConfig(stage="base", lmbda=8.0, beta=0.1, beta_relative=True)
+    assert relative.effective_beta == pytest.approx(0.8)
+    assert load_config("demo", ["stages.1.beta_relative=true"]).stages[1].effective_beta == (
+        pytest.approx(0.1 * 8.0)
+    )

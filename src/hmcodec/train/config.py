@@ -42,6 +42,11 @@ class StageConfig:
     stage: str
     lmbda: float = 1.0
     beta: float = 0.0
+    #: β relative to the task term. Paper 001 writes L_b = λ_b·d_b + R + β·‖X̂ − X‖ with
+    #: β ≪ λ_b; the authors' code (``compatible-representations``) writes α·R + d_b + β·‖X̂ − X‖
+    #: and sweeps α alone, which is R + λ_b·d_b + β·λ_b·‖X̂ − X‖ here (λ_b = 1/α): with this
+    #: option the reward keeps its weight against the task while λ_b sweeps the rate.
+    beta_relative: bool = False
     lr: float = 1e-4
     max_steps: int = 1000
     init_from: str | None = None  # a model file whose base layer is loaded (and frozen)
@@ -78,6 +83,11 @@ class StageConfig:
                 f"stage {self.stage}: plateau_factor must lie in (0, 1) and plateau_patience "
                 "be non-negative."
             )
+
+    @property
+    def effective_beta(self) -> float:
+        """The reconstruction reward's weight in the loss: β, or β·λ_b if ``beta_relative``."""
+        return self.beta * self.lmbda if self.beta_relative else self.beta
 
     @property
     def warmup(self) -> int:

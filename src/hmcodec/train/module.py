@@ -162,7 +162,7 @@ class CodecModule(L.LightningModule):
                 "image_like": x,
             }
         if self.stage.stage == "base":
-            out = self.codec.forward_base(x, beta=self.stage.beta)
+            out = self.codec.forward_base(x, beta=self.stage.effective_beta)
             task = self.codec.task.loss(out["image_like"], batch)
             bpp = bits_per_pixel(out["likelihoods"], pixels)
             values = {"task_loss": task, "bpp": bpp, "image_like": out["image_like"]}
