@@ -52,3 +52,20 @@ ax.legend(fontsize=7)
 fig.tight_layout()
 fig.savefig(out / "validation_curves.png", dpi=120)
 PY
+
+# The same sweep with every λ trained from the base (sweep.warm_start=false), seed 0, two
+# processes of two λ each: does the dip at the first warm-started point (λ_e = 0.3) go away?
+for half in "0.6, 0.3" "0.15, 0.075"; do
+  last=${half##* }
+  [ -f runs/pilot/conditional-cold-$last/lmbda-$last/model.ckpt ] ||
+    hmcodec train configs/shapesworld/conditional.yaml --out runs/pilot/conditional-cold-$last \
+      --set sweep.warm_start=false --set "sweep.lmbda=[$half]" --no-progress &
+done
+wait
+hmcodec eval runs/pilot/conditional-cold-*/lmbda-*/model.ckpt "${test_set[@]}" --no-progress \
+  -o $out/conditional_cold_seed0.json --name "conditional, every λ from the base, seed 0"
+{ hmcodec bdrate $out/conditional_seed0.json $out/conditional_cold_seed0.json 2>&1 || true; } \
+  > $out/cold_vs_warm_seed0.txt
+hmcodec plot $out/conditional_seed0.json $out/conditional_seed1.json \
+  $out/conditional_cold_seed0.json -o $out/rd --metrics psnr-rgb \
+  --title "ShapesWorld 64×64, conditional: two seeds, and every λ from the base"
