@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -57,48 +58,28 @@ def tiled_photo(width: int, height: int, path: Path) -> None:
     canvas.save(path)
 
 
-def timed(command: list[str], timeout: float) -> dict[str, object]:
-    """Run ``command``; its exit code, wall seconds and stderr."""
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        process.returncode = 124
-    wall = time.perf_counter() - start
-    return {
-        "exit": process.returncode,
-        "wall_s": round(wall, 2),
-        "message": (err or b"").decode(errors="replace").strip(),
-    }
-
-
 def measured(command: list[str], timeout: float) -> dict[str, object]:
-    """:func:`timed` inside a wrapper that reports the child's own peak RSS via ``wait4``."""
-    wrapper = (
-        "import json, os, sys, time\n"
-        "t = time.perf_counter(); pid = os.fork()\n"
-        "if pid == 0:\n"
-        "    os.execvp(sys.argv[1], sys.argv[1:])\n"
-        "_, status, usage = os.wait4(pid, 0)\n"
-        "print(json.dumps({'rss_gb': usage.ru_maxrss / 2**20,"
-        " 'child_wall_s': time.perf_counter() - t,"
-        " 'child_exit': os.waitstatus_to_exitcode(status)}), file=sys.stderr)\n"
-    )
-    result = timed([sys.executable, "-c", wrapper, *command], timeout)
-    lines = str(result.pop("message")).splitlines()
-    try:
-        usage = json.loads(lines[-1])
-        lines.pop()
-        result["exit"] = usage["child_exit"]
-    except (IndexError, json.JSONDecodeError):
-        usage = {}
-    result["message"] = lines[-1] if lines else ""
-    result["peak_rss_gb"] = round(usage.get("rss_gb", float("nan")), 2)
-    return result
+    """Run ``command``: its exit code (124 on time-out), wall seconds, peak RSS (GB, from
+    ``wait4``: the child's own) and the last line of its stderr."""
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        timed_out = not timer.is_alive()
+        timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        lines = err.read().decode(errors="replace").strip().splitlines()
+    return {
+        "exit": 124 if timed_out else process.returncode,
+        "wall_s": round(wall, 2),
+        "message": lines[-1] if lines and process.returncode else "",
+        "peak_rss_gb": round(usage.ru_maxrss / 2**20, 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

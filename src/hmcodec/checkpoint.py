@@ -150,27 +150,14 @@ def _foreign(path: Path, payload: object) -> ModelError:
     )
 
 
-def _mismatch(path: Path, error: RuntimeError) -> ModelError:
-    """``load_state_dict``'s multi-line report as one sentence (counts and a first example)."""
-    text = str(error)
-
-    def keys(label: str) -> list[str]:
-        line = next((ln for ln in text.splitlines() if label in ln), "")
-        return re.findall(r'"([^"]+)"', line.split(label, 1)[-1])
-
-    missing = keys("Missing key(s) in state_dict:")
-    unexpected = keys("Unexpected key(s) in state_dict:")
-    shapes = re.findall(r"size mismatch for ([^:\s]+)", text)
+def _mismatch(path: Path, missing: list[str], unexpected: list[str], shapes: str) -> ModelError:
+    """Weights that do not fit the declared architecture, as one sentence."""
     parts = [
         f"{len(names)} {what} (e.g. {names[0]})"
-        for names, what in (
-            (missing, "missing"),
-            (unexpected, "unexpected"),
-            (shapes, "of the wrong shape"),
-        )
+        for names, what in ((missing, "missing"), (unexpected, "unexpected"))
         if names
     ]
-    summary = ", ".join(parts) if parts else _brief(error)
+    summary = ", ".join([*parts, shapes] if shapes else parts)
     return ModelError(
         f"{path} is corrupted or mixes models: its weights do not fit the architecture it "
         f"declares ({summary})."
@@ -225,14 +212,15 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
             f"{_brief(error)})."
         ) from None
     try:
-        codec.load_state_dict(state)
-    except RuntimeError as error:
-        raise _mismatch(path, error) from None
+        keys = codec.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # torch reports shape mismatches as "size mismatch for NAME: …"
+        shapes = re.findall(r"size mismatch for ([^:\s]+)", str(error))
+        detail = f"{len(shapes)} of the wrong shape (e.g. {shapes[0]})" if shapes else _brief(error)
+        raise _mismatch(path, [], [], detail) from None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
-        raise ModelError(
-            f"{path} is corrupted or mixes models: its weights do not fit the architecture it "
-            f"declares ({_brief(error)})."
-        ) from None
+        raise _mismatch(path, [], [], _brief(error)) from None
+    if keys.missing_keys or keys.unexpected_keys:
+        raise _mismatch(path, keys.missing_keys, keys.unexpected_keys, "")
     codec.eval()
     try:
         digest = fingerprint(codec, config)
