@@ -58,8 +58,12 @@ from hmcodec.bitstream import _varint
 IMAGES: tuple[tuple[int, int, int], ...] = ((64, 64, 0), (48, 80, 1), (100, 37, 2), (128, 96, 3))
 #: small images for the in-suite run.
 SMALL_IMAGES: tuple[tuple[int, int, int], ...] = ((32, 32, 0), (48, 32, 1), (17, 40, 2))
-#: entropy models (names in ``hmcodec.entropy.ENTROPY_MODELS``), used for both layers.
-ENTROPY: tuple[str, ...] = ("context", "checkerboard")
+#: entropy models (names in ``hmcodec.entropy.ENTROPY_MODELS``), used for both layers;
+#: ``@variable-rate``: both layers variable-rate (``VARIABLE_RATE``), streams at several λ.
+ENTROPY: tuple[str, ...] = ("context", "checkerboard", "checkerboard@variable-rate")
+VARIABLE_RATE: dict[str, Any] = {"base": [1.0, 16.0], "enhancement": [0.05, 0.8], "levels": 4}
+#: the operating point (quality) of a variable-rate model's stream of image ``index``.
+QUALITIES = (0.0, 0.5, 1.0, 0.3)
 MODEL_SEED = 0
 
 #: tests/conftest.py's tiny codec and latent gain (copied: conftest imports pytest).
@@ -94,7 +98,14 @@ def build_model(entropy: str, seed: int = MODEL_SEED):
     from hmcodec.checkpoint import prepare
     from hmcodec.codec import ScalableCodec
 
-    settings = {"method": "conditional", "base_entropy": entropy, "enhancement_entropy": entropy}
+    entropy, _, variant = entropy.partition("@")
+    settings: dict[str, Any] = {
+        "method": "conditional",
+        "base_entropy": entropy,
+        "enhancement_entropy": entropy,
+    }
+    if variant:
+        settings["variable_rate"] = copy.deepcopy(VARIABLE_RATE)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         codec = ScalableCodec(copy.deepcopy(TINY_CODEC) | settings)
@@ -125,7 +136,10 @@ def build_corpus(
     originals = []
     for entropy in entropies:
         for h, w, index in images:
-            stream = api.encode(models[entropy], shapes_image(h, w, index))
+            model = models[entropy]
+            quality = QUALITIES[index % len(QUALITIES)] if model.codec.rate_ranges() else None
+            point = api.operating_point(model.codec, quality=quality)
+            stream = api.encode(model, shapes_image(h, w, index), lmbdas=point)
             name = f"{entropy}-{w}x{h}-{index}"
             originals.append(Original(name, entropy, h, w, stream.to_bytes()))
     return models, originals
@@ -133,6 +147,7 @@ def build_corpus(
 
 # ------------------------------------------------------------------------ raw stream layout
 _U32 = struct.Struct("<I")
+_F64 = struct.Struct("<d")
 
 
 def varint(value: int) -> bytes:
@@ -164,6 +179,8 @@ class RawChunk:
     index: int
     strings: list[bytes]
     latent_crc: int
+    lmbda: float | None = None
+    flags: int | None = None  # None: bit 0 set iff lmbda is given
     string_count: int | None = None
     lengths: list[int] | None = None
     crc: int | None = None
@@ -178,7 +195,7 @@ class RawStream:
     width: int
     mode: bytes  # the tag byte and, for tags 1..15, the name
     chunks: list[RawChunk]
-    version: int = 2
+    version: int = 3
     magic: bytes = b"HMC"
     count: int | None = None
     header_crc: int | None = None
@@ -193,6 +210,11 @@ class RawStream:
         out = head + _U32.pack(seed)
         for c in self.chunks:
             body = bytearray([c.index & 0xFF])
+            if self.version >= 3:
+                flags = int(c.lmbda is not None) if c.flags is None else c.flags
+                body.append(flags & 0xFF)
+                if flags & 1:
+                    body += _F64.pack(0.0 if c.lmbda is None else c.lmbda)
             body += varint(len(c.strings) if c.string_count is None else c.string_count)
             for i, s in enumerate(c.strings):
                 length = len(s) if c.lengths is None or i >= len(c.lengths) else c.lengths[i]
@@ -217,8 +239,15 @@ def parse_raw(data: bytes) -> RawStream:
     pos += 4
     chunks = []
     for _ in range(count):
-        index = data[pos]
-        n, pos = _read_varint(data, pos + 1)
+        index, lmbda = data[pos], None
+        pos += 1
+        if data[3] >= 3:
+            flags = data[pos]
+            pos += 1
+            if flags & 1:
+                lmbda = _F64.unpack_from(data, pos)[0]
+                pos += 8
+        n, pos = _read_varint(data, pos)
         strings = []
         for _ in range(n):
             length, pos = _read_varint(data, pos)
@@ -226,7 +255,7 @@ def parse_raw(data: bytes) -> RawStream:
             pos += length
         latent = _U32.unpack_from(data, pos)[0]
         pos += 8
-        chunks.append(RawChunk(index, strings, latent))
+        chunks.append(RawChunk(index, strings, latent, lmbda))
     return RawStream(fingerprint, height, width, mode, chunks, version=data[3])
 
 
@@ -249,7 +278,12 @@ def frame(data: bytes) -> list[tuple[int, int]]:
         pos += 4
         for _ in range(min(count, 300)):
             start = pos
-            n, pos = _read_varint(data, pos + 1)
+            pos += 1
+            if data[3] >= 3:  # flags, and the operating point if bit 0 is set
+                if pos >= len(data):
+                    raise _End
+                pos += 1 + (8 if data[pos] & 1 else 0)
+            n, pos = _read_varint(data, pos)
             if n > len(data) - pos:
                 raise _End
             for _ in range(n):
@@ -373,7 +407,7 @@ def s_fingerprint(rng: Rng, raw: RawStream, others: list[RawStream]) -> RawStrea
 
 def s_version(rng: Rng, raw: RawStream, others: list[RawStream]) -> RawStream:
     raw = copy.deepcopy(raw)
-    raw.version = rng.choice((0, 1, 3, 255))
+    raw.version = rng.choice((0, 1, 2, 4, 255))
     return raw
 
 
@@ -469,6 +503,25 @@ def s_latent_crc(rng: Rng, raw: RawStream, others: list[RawStream]) -> RawStream
     return raw
 
 
+def s_lmbda(rng: Rng, raw: RawStream, others: list[RawStream]) -> RawStream:
+    """The operating point: out of range, not finite, removed, added, or reserved flag bits."""
+    raw = copy.deepcopy(raw)
+    chunk = rng.choice(raw.chunks)
+    pick = rng.random()
+    if pick < 0.2:
+        chunk.flags = rng.choice((0x02, 0x03, 0x80, 0xFF))
+    elif pick < 0.4:
+        chunk.lmbda = None  # a variable-rate layer without its λ (or a fixed one unchanged)
+    else:
+        extremes = (0.0, -1.0, float("nan"), float("inf"), 1e-300, 1e300, 0.05, 0.8, 16.0)
+        value = rng.choice(extremes) if rng.random() < 0.5 else None
+        if value is None:  # a nearby λ: in range, the integers decode but the checksum differs
+            value = (chunk.lmbda or 1.0) * rng.choice((0.5, 0.999, 1.001, 2.0))
+        chunk.lmbda = value
+        chunk.flags = 1
+    return raw
+
+
 def s_chunk_duplicate(rng: Rng, raw: RawStream, others: list[RawStream]) -> RawStream:
     raw = copy.deepcopy(raw)
     k = rng.randrange(len(raw.chunks))
@@ -531,6 +584,7 @@ STRUCT_MUTATORS: dict[str, Callable[[Rng, RawStream, list[RawStream]], RawStream
     "payload": s_payload,
     "string_swap": s_string_swap,
     "latent_crc": s_latent_crc,
+    "lmbda": s_lmbda,
     "chunk_duplicate": s_chunk_duplicate,
     "chunk_remove": s_chunk_remove,
     "chunk_swap": s_chunk_swap,

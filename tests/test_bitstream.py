@@ -56,9 +56,20 @@ def raw_header(
     return body + u32(zlib.crc32(body))
 
 
-def raw_chunk(index: int, strings: list[bytes], latent_crc: int, header: bytes) -> bytes:
-    """A chunk with a correct CRC seeded by ``header``'s CRC (as the docs specify)."""
-    body = bytes([index]) + leb128(len(strings))
+def raw_chunk(
+    index: int,
+    strings: list[bytes],
+    latent_crc: int,
+    header: bytes,
+    lmbda: float | None = None,
+    version: int = FORMAT_VERSION,
+) -> bytes:
+    """A chunk with a correct CRC seeded by ``header``'s CRC (as the docs specify); version 2
+    chunks have no flags byte."""
+    body = bytes([index])
+    if version >= 3:
+        body += b"\x00" if lmbda is None else b"\x01" + struct.pack("<d", lmbda)
+    body += leb128(len(strings))
     for s in strings:
         body += leb128(len(s)) + s
     body += u32(latent_crc)
@@ -144,7 +155,7 @@ def test_byte_layout_matches_the_documented_table() -> None:
     s = small_stream()
     header = (
         b"HMC"
-        + b"\x02"
+        + b"\x03"
         + s.fingerprint
         + b"\x30"  # height 48
         + b"\x40"  # width 64
@@ -158,6 +169,46 @@ def test_byte_layout_matches_the_documented_table() -> None:
         + raw_chunk(1, [b"", b"enh"], 7, header)
     )
     assert s.to_bytes() == expected
+
+
+def test_operating_point_layout_and_round_trip() -> None:
+    """A variable-rate layer's λ: flags bit 0, then the f64 LE value, before the strings."""
+    s = Stream(b"\x00" * 8, 16, 16, "RGB", (LayerChunk(0, (b"ab",), 5, 0.3125),))
+    data = s.to_bytes()
+    header = data[: len(data) - len(raw_chunk(0, [b"ab"], 5, data[:19], 0.3125))]
+    assert data == header + raw_chunk(0, [b"ab"], 5, header, 0.3125)
+    assert Stream.from_bytes(data).chunks[0].lmbda == 0.3125
+    assert Stream.from_bytes(small_stream().to_bytes()).chunks[0].lmbda is None
+
+
+def test_version_2_streams_are_read_as_fixed_rate() -> None:
+    """hmcodec 0.2 wrote version 2: no flags byte; it is still read, every layer fixed-rate."""
+    head = raw_header(version=2, height=b"\x30", width=b"\x40", count=b"\x02")
+    data = head + raw_chunk(0, [b"base"], 9, head, version=2)
+    data += raw_chunk(1, [b"", b"enh"], 7, head, version=2)
+    stream = Stream.from_bytes(data)
+    assert [(c.index, c.strings, c.latent_crc, c.lmbda) for c in stream.chunks] == [
+        (0, (b"base",), 9, None),
+        (1, (b"", b"enh"), 7, None),
+    ]
+
+
+@pytest.mark.parametrize("flags", [0x02, 0x80, 0xFF])
+def test_reserved_chunk_flags_are_refused(flags: int) -> None:
+    data = bytearray(small_stream().to_bytes())
+    position = len(raw_header(height=b"\x30", width=b"\x40", count=b"\x02")) + 1
+    assert data[position] == 0
+    data[position] = flags
+    assert errors_of(bytes(data)) == f"layer 0 chunk sets reserved flag bits ({flags:#04x})"
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, float("inf"), float("nan")])
+def test_invalid_operating_point_is_refused(value: float) -> None:
+    head = raw_header(height=b"\x10", width=b"\x10", count=b"\x01")
+    message = errors_of(head + raw_chunk(0, [b"x"], 1, head, value))
+    assert message.startswith("layer 0 chunk gives an invalid operating point")
+    with pytest.raises(ValueError, match="finite and positive"):
+        LayerChunk(0, (b"x",), 1, value)
 
 
 def test_uncommon_mode_is_written_inline() -> None:
@@ -183,7 +234,7 @@ def test_two_layer_overhead_is_a_few_dozen_bytes() -> None:
             LayerChunk(1, (b"e" * 30_000,), 2),
         ),
     )
-    assert stream.overhead_bytes() < 48
+    assert stream.overhead_bytes() == 49  # docs/bitstream.md, "Overhead"
     assert stream.overhead_bytes() == len(stream.to_bytes()) - 35_000
 
 
@@ -249,12 +300,12 @@ def test_wrong_magic(data: bytes) -> None:
     assert errors_of(data) == "not an hmcodec stream (bad magic bytes)"
 
 
-@pytest.mark.parametrize("version", [0, 3, 255])
+@pytest.mark.parametrize("version", [0, 4, 255])
 def test_wrong_version(version: int) -> None:
     data = bytearray(small_stream().to_bytes())
     data[3] = version
     assert errors_of(bytes(data)) == (
-        f"stream format version {version} is not supported; this hmcodec reads version 2"
+        f"stream format version {version} is not supported; this hmcodec reads versions 2 to 3"
     )
 
 
@@ -264,7 +315,7 @@ def test_version_1_is_refused_by_name() -> None:
     data[3] = 1
     assert errors_of(bytes(data)) == (
         "stream format version 1 (written by hmcodec before 0.2) is no longer read; "
-        "this hmcodec reads version 2: re-encode the image"
+        "this hmcodec reads version 3: re-encode the image"
     )
 
 
@@ -370,7 +421,7 @@ def test_semantically_invalid_header_with_valid_crc(fields: dict, fragment: str)
 
 def test_huge_declared_string_count_is_truncation() -> None:
     header = raw_header()
-    body = b"\x00" + leb128(2**40)
+    body = b"\x00\x00" + leb128(2**40)  # layer 0, no flags
     msg = errors_of(header + body + b"\x00" * 8)
     assert "truncated" in msg and f"{2**40} strings" in msg
 

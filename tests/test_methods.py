@@ -33,9 +33,18 @@ def batch() -> dict[str, Any]:
 
 
 def train_steps(codec, batch: dict[str, Any], stage: str, steps: int = 3) -> list[float]:
-    """A few Adam steps of one stage; returns the losses."""
+    """A few Adam steps of one stage; returns the losses. (``standalone`` re-fits a trained
+    conditional layer, which ``hmcodec.train.run`` loads from ``enhancement_from``; here the
+    codec's own layer stands in for it.)"""
+    refit = getattr(codec.enhancement, "trains_entropy_only", False)
     stage_config = StageConfig(
-        stage=stage, lr=1e-3, lmbda=1.0, beta=0.1, schedule="constant", warmup_steps=0
+        stage=stage,
+        lr=1e-3,
+        lmbda=1.0,
+        beta=0.1,
+        schedule="constant",
+        warmup_steps=0,
+        enhancement_from="conditional.ckpt" if refit else None,
     )
     module = CodecModule(codec, stage_config)
     module.train()

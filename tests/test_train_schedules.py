@@ -51,8 +51,8 @@ def fake_val_loss(monkeypatch):
     def install(function) -> None:
         losses = CodecModule.losses
 
-        def patched(self, batch):
-            values = losses(self, batch)
+        def patched(self, batch, batch_index=0):
+            values = losses(self, batch, batch_index)
             if not self.training:
                 values["loss"] = torch.tensor(float(function(self.trainer.global_step)))
             return values

@@ -18,7 +18,7 @@ train segmentation_machine_sweep machine_sweep lmbda-0.5 &
 train segmentation_machine_sweep_beta0 machine_sweep_beta0 lmbda-0.5 &
 train segmentation_auxiliary auxiliary lmbda-0.5 &
 # Reconstruction enhancement over the base of runs/camvid/machine: experiment 3.
-( for method in conditional residual conditional_grouped standalone; do
+( for method in conditional residual conditional_grouped independent; do
     train $method $method lmbda-0.05
   done ) &
 wait
@@ -55,20 +55,20 @@ hmcodec plot $out/base_sweep.json $out/baselines/{jpeg,webp,avif,jpegxl}.json -o
   --anchor JPEG --metrics miou --title "CamVid: base layer vs codecs → task model"
 
 # Experiment 3: conditional, residual, conditional with the grouped ("enhanced") entropy model,
-# standalone (upper) and simulcast (lower) baselines, whole-stream bpp on the same 60 images.
-for method in conditional residual conditional_grouped standalone; do
+# independent (upper) and simulcast (lower) baselines, whole-stream bpp on the same 60 images.
+for method in conditional residual conditional_grouped independent; do
   hmcodec eval runs/camvid/$method/lmbda-*/model.ckpt --dataset camvid "${camvid[@]}" \
     "${subset[@]}" --no-progress -o $out/$method.json --name $method
 done
 for method in conditional residual conditional_grouped; do
-  hmcodec scalable-analysis --scalable $out/$method.json --standalone $out/standalone.json \
+  hmcodec scalable-analysis --scalable $out/$method.json --standalone $out/independent.json \
     -o $out/${method}_vs_baselines.md || true
 done
 { hmcodec bdrate $out/conditional.json $out/residual.json || true
   hmcodec bdrate $out/conditional.json $out/conditional_grouped.json || true
 } > $out/methods_bdrate.txt 2>&1
-hmcodec plot $out/{conditional,residual,conditional_grouped,standalone}.json -o $out/enhancement_rd \
-  --anchor standalone --metrics psnr-rgb --title "CamVid enhancement (CPU scale)"
+hmcodec plot $out/{conditional,residual,conditional_grouped,independent}.json -o $out/enhancement_rd \
+  --anchor independent --metrics psnr-rgb --title "CamVid enhancement (CPU scale)"
 
 # Experiment 5b: the full decode's PSNR on Kodak (trained on CamVid only) against the codecs.
 for method in conditional residual; do

@@ -5,8 +5,12 @@ see docs/bitstream.md for the full table)::
 
     header  = "HMC" | version u8 | fingerprint 8B | height varint | width varint
               | mode tag u8 [| mode ASCII] | chunk count varint | header CRC32 u32
-    chunk   = layer index u8 | string count varint | (length varint | bytes)*
-              | latent_crc u32 | chunk CRC32 u32
+    chunk   = layer index u8 | flags u8 [| λ f64] | string count varint
+              | (length varint | bytes)* | latent_crc u32 | chunk CRC32 u32
+
+``flags`` bit 0 says that the operating point λ of a variable-rate layer follows (IEEE-754
+binary64); the other bits are reserved and must be 0. Version 2 streams (hmcodec 0.2) have no
+flags byte and no λ; they are read as they are, every layer fixed-rate.
 
 The header CRC covers every header byte before it (magic included). A chunk's CRC covers the
 chunk's bytes before it and is seeded with the header CRC, so a chunk spliced in from another
@@ -17,6 +21,7 @@ producing and checking them is the codec's job. Everything that can go wrong in
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import struct
@@ -38,9 +43,12 @@ __all__ = [
 ]
 
 MAGIC: bytes = b"HMC"
-FORMAT_VERSION: int = 2
-#: version 1 had this layout, but its latent checksum did not cover the image size.
+FORMAT_VERSION: int = 3
+#: version 1 had version 2's layout, but its latent checksum did not cover the image size.
 _FORMER_VERSIONS = {1: "hmcodec before 0.2"}
+#: older versions still read: version 2 is version 3 without the chunk flags (no λ).
+_READABLE_VERSIONS = (2, FORMAT_VERSION)
+_HAS_LMBDA = 0x01
 
 #: PIL modes written as one tag byte ``0x80 + position``; frozen since format version 1
 #: (append only, and only together with a version bump). Other modes are written inline.
@@ -74,6 +82,7 @@ MAX_LAYER_INDEX = 255
 MAX_SIDE = 2**32 - 1
 _MAX_VARINT_BYTES = 10  # enough for any value below 2**64
 _U32 = struct.Struct("<I")
+_F64 = struct.Struct("<d")
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:
@@ -112,11 +121,15 @@ def _varint(value: int) -> bytes:
 
 @dataclass(frozen=True)
 class LayerChunk:
-    """One layer: its index (0 = base), its entropy-coder strings and its latents' CRC32."""
+    """One layer: its index (0 = base), its entropy-coder strings and its latents' CRC32.
+
+    ``lmbda`` is the operating point of a variable-rate layer (``None``: fixed-rate).
+    """
 
     index: int
     strings: tuple[bytes, ...]
     latent_crc: int
+    lmbda: float | None = None
 
     def __post_init__(self) -> None:
         _check_int("index", self.index, 0, MAX_LAYER_INDEX)
@@ -129,6 +142,12 @@ class LayerChunk:
         strings = tuple(_as_bytes(f"strings[{i}]", s) for i, s in enumerate(items))
         object.__setattr__(self, "strings", strings)
         _check_int("latent_crc", self.latent_crc, 0, 2**32 - 1)
+        if self.lmbda is not None:
+            if isinstance(self.lmbda, bool) or not isinstance(self.lmbda, (int, float)):
+                raise ValueError(f"lmbda must be a float, not {type(self.lmbda).__name__}")
+            if not (math.isfinite(self.lmbda) and self.lmbda > 0):
+                raise ValueError(f"lmbda must be finite and positive, got {self.lmbda}")
+            object.__setattr__(self, "lmbda", float(self.lmbda))
 
     @property
     def payload_bytes(self) -> int:
@@ -137,6 +156,11 @@ class LayerChunk:
 
     def _encode(self, seed: int) -> bytes:
         body = bytearray([self.index])
+        if self.lmbda is None:
+            body.append(0)
+        else:
+            body.append(_HAS_LMBDA)
+            body += _F64.pack(self.lmbda)
         body += _varint(len(self.strings))
         for s in self.strings:
             body += _varint(len(s))
@@ -261,6 +285,7 @@ class _Parser:
     def __init__(self, view: memoryview) -> None:
         self.view = view
         self.pos = 0
+        self.version = FORMAT_VERSION
 
     def take(self, n: int, what: str) -> memoryview:
         end = self.pos + n
@@ -309,11 +334,12 @@ class _Parser:
                 f"stream format version {version} (written by {_FORMER_VERSIONS[version]}) is no "
                 f"longer read; this hmcodec reads version {FORMAT_VERSION}: re-encode the image"
             )
-        if version != FORMAT_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise StreamError(
                 f"stream format version {version} is not supported; "
-                f"this hmcodec reads version {FORMAT_VERSION}"
+                f"this hmcodec reads versions {_READABLE_VERSIONS[0]} to {FORMAT_VERSION}"
             )
+        self.version = version
 
         # Header: read its structure, verify its CRC, only then trust its values.
         fingerprint = bytes(self.take(FINGERPRINT_SIZE, "header's model fingerprint"))
@@ -367,6 +393,13 @@ class _Parser:
             )
         index = self.u8(f"{where}'s layer index")
         where = f"layer {index} chunk"
+        lmbda = None
+        if self.version >= 3:
+            flags = self.u8(f"{where}'s flags")
+            if flags & ~_HAS_LMBDA:
+                raise StreamError(f"{where} sets reserved flag bits ({flags:#04x})")
+            if flags & _HAS_LMBDA:
+                lmbda = _F64.unpack(self.take(_F64.size, f"{where}'s operating point"))[0]
         n_strings = self.varint(f"{where}'s string count")
         if n_strings > len(self.view) - self.pos:  # each string needs at least its length byte
             raise StreamError(
@@ -387,7 +420,9 @@ class _Parser:
                 f"stream layer indices are not strictly increasing "
                 f"(layer {index} follows layer {previous.index})"
             )
-        return LayerChunk(index, tuple(bytes(s) for s in spans), latent_crc)
+        if lmbda is not None and not (math.isfinite(lmbda) and lmbda > 0):
+            raise StreamError(f"{where} gives an invalid operating point λ = {lmbda}")
+        return LayerChunk(index, tuple(bytes(s) for s in spans), latent_crc, lmbda)
 
 
 def read_stream(path: str | os.PathLike[str]) -> Stream:

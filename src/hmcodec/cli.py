@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import shlex
 import sys
 import warnings
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hmcodec import __version__
-from hmcodec.errors import HmcodecError
+from hmcodec.errors import ConfigError, HmcodecError
 
 if TYPE_CHECKING:
     from hmcodec.limits import SizeLimits
@@ -100,21 +101,58 @@ def whole_number(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def lmbda_list(text: str) -> list[float]:
+    """``8`` or ``8,0.3``: positive numbers, comma-separated (an argparse type)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of numbers"
+        ) from None
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"every λ must be a positive number, not {text!r}")
+    return values
+
+
+def unit_interval(text: str) -> float:
+    """A number in [0, 1] (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1]")
+    return value
+
+
+def quality_list(text: str) -> list[float]:
+    """``0,0.5,1``: numbers in [0, 1], comma-separated (an argparse type)."""
+    return [unit_interval(v) for v in text.split(",")]
+
+
 def _cmd_encode(args: argparse.Namespace) -> int:
     limits = _size_limits(args)
     _check_image_size(args.image, limits)  # before torch is imported
 
     from hmcodec.bitstream import write_stream
     from hmcodec.checkpoint import load_model
-    from hmcodec.codec.api import encode, stream_bpp
+    from hmcodec.codec.api import encode, operating_point, stream_bpp
     from hmcodec.io import read_image
 
     model = load_model(args.model)
+    try:
+        lmbdas = operating_point(model.codec, args.lmbda, args.quality)
+    except ValueError as error:
+        raise ConfigError(f"{error}.") from None
     image, mode = read_image(args.image)
-    stream = encode(model, image, mode, limits=limits)
+    stream = encode(model, image, mode, limits=limits, lmbdas=lmbdas)
     size = write_stream(stream, args.output)
     rates = stream_bpp(stream)
-    layers = ", ".join(f"layer {c.index}: {c.payload_bytes} B" for c in stream.chunks)
+    layers = ", ".join(
+        f"layer {c.index}: {c.payload_bytes} B"
+        + ("" if c.lmbda is None else f" at λ {c.lmbda:.4g}")
+        for c in stream.chunks
+    )
     print(f"{args.output}: {size} bytes, {rates['bpp']:.4f} bpp ({layers})")
     return 0
 
@@ -153,9 +191,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"model         fingerprint {stream.fingerprint.hex()}")
     for chunk in stream.chunks:
         kind = "base" if chunk.index == 0 else "enhancement"
+        point = "" if chunk.lmbda is None else f"  λ {chunk.lmbda:.6g}"
         print(
             f"layer {chunk.index:<7} {kind:<12} {chunk.payload_bytes:>8} B "
-            f"{chunk.payload_bytes * 8 / pixels:.4f} bpp"
+            f"{chunk.payload_bytes * 8 / pixels:.4f} bpp{point}"
         )
     print(
         f"total         {total} B, {total * 8 / pixels:.4f} bpp "
@@ -213,6 +252,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="model file (model.ckpt)")
     p.add_argument("image", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="stream file (.hmc)")
+    point = p.add_mutually_exclusive_group()
+    point.add_argument(
+        "--lmbda",
+        type=lmbda_list,
+        metavar="L[,L]",
+        help="operating point of a variable-rate model: λ of each variable-rate layer, in "
+        "layer order (see hmcodec models / the model's config)",
+    )
+    point.add_argument(
+        "--quality",
+        type=unit_interval,
+        metavar="Q",
+        help="operating point of a variable-rate model in [0, 1]: 0 its lowest rate, 1 its "
+        "highest (default 0.5)",
+    )
     _add_size_limits(p)
     p.set_defaults(func=_cmd_encode)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,18 +20,56 @@ from torch import Tensor
 
 from hmcodec.bitstream import LayerChunk, Stream
 from hmcodec.checkpoint import LoadedModel
-from hmcodec.codec.scalable import BASE, ENHANCEMENT, pad_to_stride
+from hmcodec.codec.rate import descaled
+from hmcodec.codec.scalable import BASE, ENHANCEMENT, LAYER_NAMES, pad_to_stride
 from hmcodec.entropy.coding import CorruptStringError
 from hmcodec.errors import StreamError
 from hmcodec.limits import DEFAULT_LIMITS, SizeLimits
 
 
-def latent_crc(y_hat: Tensor, height: int, width: int) -> int:
+def latent_crc(y_hat: Tensor, height: int, width: int, lmbda: float | None = None) -> int:
     """CRC32 of integer latents as little-endian int32 in C order, seeded with the CRC32 of the
-    image size (height, width as u32 LE), so a rewritten size is caught even within the grid."""
+    image size (height, width as u32 LE) and, for a variable-rate layer, its λ (f64 LE): a
+    rewritten size or operating point is caught even where the integers decode the same."""
     values = y_hat.detach().round().to(torch.int32).cpu().contiguous().numpy()
-    seed = zlib.crc32(struct.pack("<II", height, width))
-    return zlib.crc32(values.astype("<i4").tobytes(), seed)
+    header = struct.pack("<II", height, width)
+    if lmbda is not None:
+        header += struct.pack("<d", lmbda)
+    return zlib.crc32(values.astype("<i4").tobytes(), zlib.crc32(header))
+
+
+def operating_point(
+    codec: Any, lmbda: Sequence[float] | None = None, quality: float | None = None
+) -> dict[int, float]:
+    """λ of every variable-rate layer of ``codec``, by layer index.
+
+    ``lmbda`` gives one value per variable-rate layer, in layer order; ``quality`` ∈ [0, 1]
+    places every such layer at the same position of its range (0: its lowest rate); with
+    neither, quality 0.5. A fixed-rate codec takes neither. Errors are one-sentence ValueErrors.
+    """
+    ranges = codec.rate_ranges()
+    if lmbda is not None and quality is not None:
+        raise ValueError("give the operating point as λ or as quality, not both")
+    if not ranges:
+        if lmbda is not None or quality is not None:
+            raise ValueError("this model is fixed-rate: it codes at the λ it was trained for")
+        return {}
+    names = ", ".join(
+        f"{LAYER_NAMES[i]} {r.lmbda_min:g}–{r.lmbda_max:g}" for i, r in ranges.items()
+    )
+    if lmbda is not None:
+        values = list(lmbda)
+        if len(values) != len(ranges):
+            raise ValueError(
+                f"this model has {len(ranges)} variable-rate layer(s) ({names}): give "
+                f"{len(ranges)} λ value(s), not {len(values)}"
+            )
+        return {
+            index: rate.check(value, LAYER_NAMES[index])
+            for (index, rate), value in zip(ranges.items(), values, strict=True)
+        }
+    position = 0.5 if quality is None else quality
+    return {index: rate.from_quality(position) for index, rate in ranges.items()}
 
 
 @dataclass
@@ -42,6 +81,7 @@ class Decoded:
     image: Tensor | None = None
     #: the enhancement layer's task output, for codecs whose second output is a task.
     secondary_prediction: Any = None
+    #: the decoded latents ŷ of each layer (de-scaled: ŷ_q ⊙ g⁻¹(λ) for a variable-rate one).
     latents: dict[int, Tensor] = field(default_factory=dict)
 
 
@@ -51,23 +91,58 @@ def encode(
     image: Tensor,
     source_mode: str = "RGB",
     limits: SizeLimits = DEFAULT_LIMITS,
+    lmbdas: dict[int, float] | None = None,
 ) -> Stream:
-    """Code a float 3×H×W image in [0, 1] into a stream with every layer of the model."""
+    """Code a float 3×H×W image in [0, 1] into a stream with every layer of the model.
+
+    ``lmbdas``: the operating point of each variable-rate layer (:func:`operating_point`;
+    default quality 0.5); each chunk records its layer's λ.
+    """
     codec = model.codec
     height, width = (int(n) for n in image.shape[-2:])
     limits.check(height, width, "the image")
+    point = operating_point(codec) if lmbdas is None else dict(lmbdas)
+    unknown = set(point) - set(codec.rate_ranges())
+    if unknown:
+        raise ValueError(f"layer {min(unknown)} of this model is not variable-rate")
+    base_lmbda, enhancement_lmbda = point.get(BASE), point.get(ENHANCEMENT)
     x = pad_to_stride(image.unsqueeze(0).float(), codec.stride)
-    y_hat_b = torch.round(codec.base_analysis(x))
-    base_strings = tuple(codec.base_entropy.compress(y_hat_b))
-    chunks = [LayerChunk(BASE, base_strings, latent_crc(y_hat_b, height, width))]
+    symbols = codec.base_symbols(x, base_lmbda)
+    base_strings = tuple(codec.base_entropy.compress(symbols))
+    crc = latent_crc(symbols, height, width, base_lmbda)
+    chunks = [LayerChunk(BASE, base_strings, crc, base_lmbda)]
     if codec.enhancement.has_layer:
-        strings, y_hat_e = codec.enhancement.compress(x, y_hat_b)
-        chunks.append(LayerChunk(ENHANCEMENT, tuple(strings), latent_crc(y_hat_e, height, width)))
+        y_hat_b = codec.base_latent(symbols, base_lmbda)
+        strings, symbols_e = codec.enhancement.compress(x, y_hat_b, enhancement_lmbda)
+        crc = latent_crc(symbols_e, height, width, enhancement_lmbda)
+        chunks.append(LayerChunk(ENHANCEMENT, tuple(strings), crc, enhancement_lmbda))
     return Stream(model.fingerprint, height, width, source_mode, tuple(chunks))
 
 
+def _operating_lmbda(codec: Any, chunk: LayerChunk) -> float | None:
+    """The chunk's λ, checked against the model: present and in range iff the layer varies."""
+    rate = codec.rate_ranges().get(chunk.index)
+    name = LAYER_NAMES[chunk.index] if chunk.index < len(LAYER_NAMES) else str(chunk.index)
+    if rate is None:
+        if chunk.lmbda is not None:
+            raise StreamError(
+                f"layer {chunk.index} of the stream gives an operating point (λ = "
+                f"{chunk.lmbda:g}), but this model's {name} layer is fixed-rate."
+            )
+        return None
+    if chunk.lmbda is None:
+        raise StreamError(
+            f"layer {chunk.index} of the stream gives no operating point, but this model's "
+            f"{name} layer is variable-rate."
+        )
+    try:
+        return rate.check(chunk.lmbda, name)
+    except ValueError as error:
+        raise StreamError(f"layer {chunk.index} of the stream is out of range: {error}.") from None
+
+
 def _checked(index: int, y_hat: Tensor, chunk: LayerChunk, stream: Stream) -> Tensor:
-    if latent_crc(y_hat, stream.height, stream.width) != chunk.latent_crc:
+    if latent_crc(y_hat, stream.height, stream.width, chunk.lmbda) != chunk.latent_crc:
         raise StreamError(
             f"layer {index} decoded to other latents than the encoder's (latent checksum "
             "mismatch): either the stream was altered (its declared image size or its payload), "
@@ -111,11 +186,12 @@ def decode(
     limits.check(height, width, "the stream's image")
     latent_size = (-(-height // codec.stride), -(-width // codec.stride))
     base_chunk = stream.chunk(BASE)
+    base_lmbda = _operating_lmbda(codec, base_chunk)
     try:
-        y_hat_b = codec.base_entropy.decompress(list(base_chunk.strings), latent_size)
+        symbols = codec.base_entropy.decompress(list(base_chunk.strings), latent_size)
     except CorruptStringError as error:
         raise _corrupt(BASE, error) from None
-    y_hat_b = _checked(BASE, y_hat_b, base_chunk, stream)
+    y_hat_b = codec.base_latent(_checked(BASE, symbols, base_chunk, stream), base_lmbda)
     image_like = codec.base_synthesis(y_hat_b)[..., :height, :width]
     decoded = Decoded((BASE,), codec.task.predict(image_like)[0], latents={BASE: y_hat_b})
     if layers == "base" or not codec.enhancement.has_output:
@@ -127,11 +203,13 @@ def decode(
                 "--layers base, or use the full stream for the image."
             )
         chunk = stream.chunk(ENHANCEMENT)
+        lmbda = _operating_lmbda(codec, chunk)
         try:
-            output, y_hat_e = codec.enhancement.decompress(list(chunk.strings), y_hat_b)
+            output, y_hat_e = codec.enhancement.decompress(list(chunk.strings), y_hat_b, lmbda)
         except CorruptStringError as error:
             raise _corrupt(ENHANCEMENT, error) from None
-        decoded.latents[ENHANCEMENT] = _checked(ENHANCEMENT, y_hat_e, chunk, stream)
+        symbols_e = _checked(ENHANCEMENT, y_hat_e, chunk, stream)
+        decoded.latents[ENHANCEMENT] = descaled(codec.enhancement.gain, symbols_e, lmbda)
         decoded.layers = (BASE, ENHANCEMENT)
     else:
         output, _ = codec.enhancement.decompress([], y_hat_b)

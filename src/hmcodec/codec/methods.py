@@ -6,8 +6,11 @@ Conditional/residual paper (arXiv 2305.02562) and task-compatible paper:
   h_c, joins the context features of the enhancement entropy model (§3.2); x̂ = g_e(ŷ_e).
 * ``residual``: a preview x_p = h_r(ŷ_b) is subtracted before analysis and added after
   synthesis: y_e = f_e(x − x_p), x̂ = g_e(ŷ_e) + x_p.
-* ``standalone``: the upper baseline, a layer that ignores the base (its rate alone counts).
-* ``simulcast``: the lower baseline: the standalone layer sent beside the base (both rates count).
+* ``standalone``: paper 002's upper baseline: a trained conditional layer with ŷ_b zeroed and
+  its entropy model re-fitted (its rate alone counts).
+* ``independent``: a separately trained layer that ignores the base (its rate alone counts).
+* ``simulcast``: the lower baseline: the independent layer sent beside the base (both rates
+  count).
 * ``direct``: no enhancement layer; the output is synthesised from ŷ_b alone.
 """
 
@@ -15,8 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
+from hmcodec.codec.rate import GainUnit, descaled, scaled
 from hmcodec.entropy import ENTROPY_MODELS, quantize
 from hmcodec.entropy.base import float64_copy
 from hmcodec.nn.transforms import (
@@ -39,6 +44,8 @@ class EnhancementMethod(nn.Module):
     has_output = True
     #: whether the base layer's rate counts towards this method's total rate.
     counts_base_rate = True
+    #: whether the enhancement stage trains only the entropy model (``standalone``).
+    trains_entropy_only = False
 
     def __init__(
         self,
@@ -49,9 +56,12 @@ class EnhancementMethod(nn.Module):
         side_channels: int = 32,
         quantizer: str = "ste",
         out_channels: int = 3,
+        gain: GainUnit | None = None,
     ) -> None:
         super().__init__()
         self.quantizer = quantizer
+        #: gain unit of a variable-rate layer (:mod:`hmcodec.codec.rate`), None if fixed-rate.
+        self.gain = gain
         self.side_channels = side_channels if self.uses_side_information() else 0
         self.analysis = AnalysisTransform(3, channels, size)
         self.synthesis = SynthesisTransform(channels, out_channels, size)
@@ -81,19 +91,29 @@ class EnhancementMethod(nn.Module):
     def _analyse(self, x: Tensor, y_hat_b: Tensor) -> Tensor:
         return self.analysis(x)
 
-    def forward(self, x: Tensor, y_hat_b: Tensor) -> dict[str, Any]:
-        y_hat = quantize(self._analyse(x, y_hat_b), self.quantizer, self.training)
-        likelihoods = self.entropy(y_hat, self.side(y_hat_b))
+    def forward(self, x: Tensor, y_hat_b: Tensor, lmbda: float | None = None) -> dict[str, Any]:
+        """Output, de-scaled ŷ_e and likelihoods; ``lmbda``: a variable-rate layer's λ_e."""
+        y = scaled(self.gain, self._analyse(x, y_hat_b), lmbda)
+        symbols = quantize(y, self.quantizer, self.training)
+        likelihoods = self.entropy(symbols, self.side(y_hat_b))
+        y_hat = descaled(self.gain, symbols, lmbda)
         return {"output": self._output(y_hat, y_hat_b), "y_hat": y_hat, "likelihoods": likelihoods}
 
-    def compress(self, x: Tensor, y_hat_b: Tensor) -> tuple[list[bytes], Tensor]:
-        y_hat = quantize(self._analyse(x, y_hat_b))
-        return self.entropy.compress(y_hat, self.side(y_hat_b, exact=True)), y_hat
+    def compress(
+        self, x: Tensor, y_hat_b: Tensor, lmbda: float | None = None
+    ) -> tuple[list[bytes], Tensor]:
+        """Strings and the coded integers (which the latent checksum covers)."""
+        symbols = quantize(scaled(self.gain, self._analyse(x, y_hat_b), lmbda))
+        return self.entropy.compress(symbols, self.side(y_hat_b, exact=True)), symbols
 
-    def decompress(self, strings: list[bytes], y_hat_b: Tensor) -> tuple[Tensor, Tensor]:
+    def decompress(
+        self, strings: list[bytes], y_hat_b: Tensor, lmbda: float | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Output and the decoded integers."""
         size = tuple(y_hat_b.shape[-2:])
-        y_hat = self.entropy.decompress(strings, size, self.side(y_hat_b, exact=True))
-        return self._output(y_hat, y_hat_b), y_hat
+        symbols = self.entropy.decompress(strings, size, self.side(y_hat_b, exact=True))
+        y_hat = descaled(self.gain, symbols, lmbda)
+        return self._output(y_hat, y_hat_b), symbols
 
 
 @ENHANCEMENTS.register("conditional")
@@ -124,15 +144,35 @@ class ResidualMethod(EnhancementMethod):
 
 
 @ENHANCEMENTS.register("standalone")
-class StandaloneMethod(EnhancementMethod):
-    """Upper baseline: the enhancement layer ignores the base; only its own rate counts."""
+class StandaloneMethod(ConditionalMethod):
+    """Upper baseline of paper 002 (§4): the trained conditional layer with its base zeroed.
+
+    "The base representation is zeroed-out and the entropy model is fine-tuned on a frozen
+    fully-trained model": the same analysis, synthesis and side transform as ``conditional``
+    (start it with ``enhancement_from`` a trained conditional model), the side information
+    h_c(0) instead of h_c(ŷ_b), and only the entropy model trained. Its own rate is reported;
+    ``scalable-analysis`` adds the base rate for the simulcast comparison.
+    """
+
+    counts_base_rate = False
+    #: the enhancement stage trains the entropy model only (the rest stays as loaded).
+    trains_entropy_only = True
+
+    def side(self, y_hat_b: Tensor, exact: bool = False) -> Tensor | None:
+        return super().side(torch.zeros_like(y_hat_b), exact)
+
+
+@ENHANCEMENTS.register("independent")
+class IndependentMethod(EnhancementMethod):
+    """A separately trained layer that ignores the base; only its own rate counts (the upper
+    baseline before paper 002's construct, ``standalone``; it adds a second run's noise)."""
 
     counts_base_rate = False
 
 
 @ENHANCEMENTS.register("simulcast")
 class SimulcastMethod(EnhancementMethod):
-    """Lower baseline: a standalone layer sent beside the base; base + enhancement rates."""
+    """Lower baseline: an independent layer sent beside the base; base + enhancement rates."""
 
 
 @ENHANCEMENTS.register("direct")
@@ -154,8 +194,10 @@ class DirectMethod(nn.Module):
         super().__init__()
         self.synthesis = SynthesisTransform(base_channels, out_channels, size)
 
-    def forward(self, x: Tensor, y_hat_b: Tensor) -> dict[str, Any]:
+    def forward(self, x: Tensor, y_hat_b: Tensor, lmbda: float | None = None) -> dict[str, Any]:
         return {"output": self.synthesis(y_hat_b), "y_hat": None, "likelihoods": {}}
 
-    def decompress(self, strings: list[bytes], y_hat_b: Tensor) -> tuple[Tensor, None]:
+    def decompress(
+        self, strings: list[bytes], y_hat_b: Tensor, lmbda: float | None = None
+    ) -> tuple[Tensor, None]:
         return self.synthesis(y_hat_b), None

@@ -16,6 +16,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hmcodec.codec.methods import ENHANCEMENTS
+from hmcodec.codec.rate import (
+    GainUnit,
+    RateRange,
+    build_gain_units,
+    check_variable_rate,
+    descaled,
+    scaled,
+)
 from hmcodec.entropy import ENTROPY_MODELS, quantize, scale_gradient
 from hmcodec.entropy.base import entropy_models
 from hmcodec.entropy.quantize import QUANTIZERS
@@ -31,6 +39,8 @@ from hmcodec.registry import Registry
 from hmcodec.tasks import build_task
 
 BASE, ENHANCEMENT = 0, 1
+#: the layers by index, as ``model.variable_rate`` names them.
+LAYER_NAMES = ("base", "enhancement")
 
 #: codec classes by name; each takes a :class:`CodecConfig` and offers ScalableCodec's interface
 #: (``forward_base``, ``base_modules``, ``enhancement``, ``stride``, ``update``…), so the
@@ -60,6 +70,9 @@ class CodecConfig:
     #: which codec class builds this config (``ARCHITECTURES``) and its own settings.
     architecture: str = "scalable"
     options: dict[str, Any] = field(default_factory=dict)
+    #: variable-rate layers (:mod:`hmcodec.codec.rate`): ``{base: [λ_min, λ_max],
+    #: enhancement: [λ_min, λ_max], levels: 6}``; a layer not named is fixed-rate.
+    variable_rate: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CodecConfig:
@@ -83,6 +96,11 @@ class CodecConfig:
         if self.quantizer not in QUANTIZERS:
             raise ConfigError(
                 f"unknown quantizer {self.quantizer!r}; known: {', '.join(QUANTIZERS)}."
+            )
+        check_variable_rate(self.variable_rate, LAYER_NAMES)
+        if "enhancement" in self.variable_rate and not ENHANCEMENTS.get(self.method).has_layer:
+            raise ConfigError(
+                f"method {self.method} sends no enhancement layer, so it cannot be variable-rate."
             )
         if self.auxiliary_alpha < 0:
             raise ConfigError("auxiliary_alpha must be >= 0.")
@@ -150,7 +168,12 @@ class ScalableCodec(nn.Module):
             config = CodecConfig.from_dict(config)
         self.config = config
         size = config.transform_size()
+        gains = build_gain_units(
+            config.variable_rate,
+            {"base": config.base_channels, "enhancement": config.enhancement_channels},
+        )
         self.base_analysis = AnalysisTransform(3, config.base_channels, size)
+        self.base_gain: GainUnit | None = gains.get("base")
         self.base_entropy = ENTROPY_MODELS.build(config.base_entropy, channels=config.base_channels)
         self.base_synthesis = SynthesisTransform(config.base_channels, 3, size)
         self.task = build_task(config.task)
@@ -164,6 +187,7 @@ class ScalableCodec(nn.Module):
             entropy=config.enhancement_entropy,
             side_channels=config.side_channels,
             quantizer=config.quantizer,
+            gain=gains.get("enhancement"),
         )
         # The training-only branch is built last, on a forked RNG: every other module starts
         # from the same random weights, and later draws are the same, with or without it.
@@ -173,27 +197,49 @@ class ScalableCodec(nn.Module):
                 self.auxiliary = AuxiliaryBranch(config.base_channels, config.task)
 
     # ----------------------------------------------------------------------------- training
-    def forward_base(self, x: Tensor, beta: float = 0.0) -> dict[str, Any]:
+    def forward_base(
+        self, x: Tensor, beta: float = 0.0, lmbda: float | None = None
+    ) -> dict[str, Any]:
         """Base layer on a stride-aligned batch: latents, likelihoods, task input, g_a(ŷ_b).
 
         The reconstruction head sees ŷ_b with its gradient scaled by β (β = 0: detached), so it
         always learns to reconstruct while only β > 0 rewards the encoder for it (Eq. 3).
+        ``lmbda`` is the operating point of a variable-rate base; ``y_hat`` is the de-scaled ŷ_b.
         """
-        y_hat = quantize(self.base_analysis(x), self.config.quantizer, self.training)
+        y = scaled(self.base_gain, self.base_analysis(x), lmbda)
+        symbols = quantize(y, self.config.quantizer, self.training)
+        y_hat = descaled(self.base_gain, symbols, lmbda)
         return {
             "y_hat": y_hat,
-            "likelihoods": self.base_entropy(y_hat),
+            "likelihoods": self.base_entropy(symbols),
             "image_like": self.base_synthesis(y_hat),
             "direct": self.recon_head(scale_gradient(y_hat, beta)),
         }
 
-    def forward_enhancement(self, x: Tensor, y_hat_b: Tensor) -> dict[str, Any]:
-        return self.enhancement(x, y_hat_b)
+    def forward_enhancement(
+        self, x: Tensor, y_hat_b: Tensor, lmbda: float | None = None
+    ) -> dict[str, Any]:
+        return self.enhancement(x, y_hat_b, lmbda)
+
+    # ------------------------------------------------------------------------------- coding
+    def base_symbols(self, x: Tensor, lmbda: float | None = None) -> Tensor:
+        """The integers the base layer codes: round(f_b(x) ⊙ g(λ))."""
+        return torch.round(scaled(self.base_gain, self.base_analysis(x), lmbda))
+
+    def base_latent(self, symbols: Tensor, lmbda: float | None = None) -> Tensor:
+        """ŷ_b from the decoded integers: symbols ⊙ g⁻¹(λ)."""
+        return descaled(self.base_gain, symbols, lmbda)
+
+    def rate_ranges(self) -> dict[int, RateRange]:
+        """The λ range of each variable-rate layer, by layer index."""
+        units = {BASE: self.base_gain, ENHANCEMENT: getattr(self.enhancement, "gain", None)}
+        return {index: unit.rate for index, unit in units.items() if unit is not None}
 
     def base_modules(self) -> list[nn.Module]:
         """Everything the base stage trains and the enhancement stage keeps frozen."""
         modules = [
             self.base_analysis,
+            self.base_gain,
             self.base_entropy,
             self.base_synthesis,
             self.task,

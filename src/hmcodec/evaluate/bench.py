@@ -51,7 +51,7 @@ from tqdm import tqdm
 from hmcodec import __version__
 from hmcodec.bitstream import LayerChunk, Stream
 from hmcodec.checkpoint import LoadedModel, prepare
-from hmcodec.codec.api import decode, encode, latent_crc
+from hmcodec.codec.api import decode, encode, latent_crc, operating_point
 from hmcodec.codec.scalable import BASE, ENHANCEMENT, ScalableCodec, pad_to_stride
 from hmcodec.data import build_dataset
 from hmcodec.errors import ConfigError
@@ -82,10 +82,13 @@ class Coder:
 
 
 def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
-    """The base layer, the enhancement layer (if any) and the whole stream of ``model``."""
+    """The base layer, the enhancement layer (if any) and the whole stream of ``model`` (a
+    variable-rate model at its default operating point, quality 0.5)."""
     codec, config = model.codec, model.codec.config
     has_layer = codec.enhancement.has_layer
     estimates: dict[int, dict[int, float]] = {}
+    point = operating_point(codec)
+    base_lmbda, enhancement_lmbda = point.get(BASE), point.get(ENHANCEMENT)
 
     def estimate(image: Tensor) -> dict[int, float]:
         key = id(image)
@@ -99,9 +102,12 @@ def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
 
     def base_encode(state: tuple[Tensor, int, int]) -> Stream:
         x, height, width = state
-        y_hat = torch.round(codec.base_analysis(x))
+        y_hat = codec.base_symbols(x, base_lmbda)
         chunk = LayerChunk(
-            BASE, tuple(codec.base_entropy.compress(y_hat)), latent_crc(y_hat, height, width)
+            BASE,
+            tuple(codec.base_entropy.compress(y_hat)),
+            latent_crc(y_hat, height, width, base_lmbda),
+            base_lmbda,
         )
         return Stream(model.fingerprint, height, width, "RGB", (chunk,))
 
@@ -110,7 +116,7 @@ def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
 
     def enh_setup(image: Tensor) -> tuple[Tensor, Tensor]:
         x = pad_to_stride(image[None].float(), codec.stride)
-        return x, torch.round(codec.base_analysis(x))
+        return x, codec.base_latent(codec.base_symbols(x, base_lmbda), base_lmbda)
 
     def enh_rate(image: Tensor, state: Any, encoded: Any) -> tuple[float, float]:
         return sum(len(s) for s in encoded[0]) * 8.0, estimate(image)[ENHANCEMENT]
@@ -143,8 +149,10 @@ def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
                 f"{config.enhancement_entropy} ({config.method})",
                 config.enhancement_channels,
                 enh_setup,
-                lambda state: codec.enhancement.compress(*state),
-                lambda state, encoded: codec.enhancement.decompress(encoded[0], state[1]),
+                lambda state: codec.enhancement.compress(*state, enhancement_lmbda),
+                lambda state, encoded: codec.enhancement.decompress(
+                    encoded[0], state[1], enhancement_lmbda
+                ),
                 enh_rate,
                 config.enhancement_channels,
             )

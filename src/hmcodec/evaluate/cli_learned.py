@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmcodec.cli import whole_number
+from hmcodec.cli import quality_list, whole_number
 from hmcodec.evaluate.cli import command_line
 
 DATASET_HELP = (
@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--per-image", action="store_true", help="add per-image records to the JSON")
     p.add_argument("-o", "--output", type=Path, required=True, help="results JSON")
     p.add_argument("--name", help="curve name (default: 'hmcodec <method>')")
+    p.add_argument(
+        "--qualities",
+        type=quality_list,
+        metavar="Q[,Q...]",
+        help="operating points of a variable-rate model, each in [0, 1] (0: its lowest rate); "
+        "default: one per gain anchor",
+    )
     p.add_argument(
         "--threads",
         type=whole_number(1),
@@ -110,6 +117,7 @@ def run_eval(args: argparse.Namespace) -> int:
             name=args.name,
             command=command_line(args),
             progress=not args.no_progress,
+            qualities=args.qualities,
         )
     finally:
         torch.set_num_threads(previous)
@@ -119,9 +127,10 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"{'model':<40} {'bpp':>8} {'bpp est':>8} " + " ".join(f"{m:>14}" for m in metrics))
     for i, prov in enumerate(curve.provenance):
         values = " ".join(f"{curve.results[m][i]:>14.4f}" for m in metrics)
+        point = ", ".join(f"λ_{k[0]}={v:.4g}" for k, v in prov.get("lmbda", {}).items())
+        label = str(prov.get("model")) + (f" ({point})" if point else "")
         print(
-            f"{str(prov.get('model')):<40} {curve.bpp[i]:>8.4f} "
-            f"{curve.results['bpp_estimated'][i]:>8.4f} {values}"
+            f"{label:<40} {curve.bpp[i]:>8.4f} {curve.results['bpp_estimated'][i]:>8.4f} {values}"
         )
     print(f"wrote {path}")
     return 0

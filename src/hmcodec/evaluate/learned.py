@@ -34,8 +34,8 @@ from tqdm import tqdm
 from hmcodec import __version__
 from hmcodec.bitstream import Stream
 from hmcodec.checkpoint import LoadedModel, load_model
-from hmcodec.codec.api import decode, encode
-from hmcodec.codec.scalable import BASE, ENHANCEMENT, pad_to_stride
+from hmcodec.codec.api import decode, encode, operating_point
+from hmcodec.codec.scalable import BASE, ENHANCEMENT, LAYER_NAMES, pad_to_stride
 from hmcodec.data import build_dataset, collate
 from hmcodec.errors import ConfigError
 from hmcodec.evaluate.image_metrics import ms_ssim, psnr
@@ -47,14 +47,18 @@ LAYERS = ("base", "all")
 
 
 @torch.no_grad()
-def estimated_bits(model: LoadedModel, image: torch.Tensor) -> dict[int, float]:
-    """Bits per layer that the entropy models estimate for ``image`` (no coding)."""
+def estimated_bits(
+    model: LoadedModel, image: torch.Tensor, lmbdas: dict[int, float] | None = None
+) -> dict[int, float]:
+    """Bits per layer that the entropy models estimate for ``image`` (no coding), at the
+    operating point ``lmbdas`` of a variable-rate model (default: quality 0.5)."""
     codec = model.codec
+    point = operating_point(codec) if lmbdas is None else lmbdas
     x = pad_to_stride(image[None], codec.stride)
-    base = codec.forward_base(x)
+    base = codec.forward_base(x, lmbda=point.get(BASE))
     bits = {BASE: float(bits_per_pixel(base["likelihoods"], 1))}
     if codec.enhancement.has_layer:
-        enhancement = codec.forward_enhancement(x, base["y_hat"])
+        enhancement = codec.forward_enhancement(x, base["y_hat"], point.get(ENHANCEMENT))
         bits[ENHANCEMENT] = float(bits_per_pixel(enhancement["likelihoods"], 1))
     return bits
 
@@ -146,13 +150,16 @@ def evaluate_model(
     layers: str = "all",
     max_images: int | None = None,
     per_image_task: bool = False,
+    lmbdas: dict[int, float] | None = None,
 ) -> Evaluation:
     """Code every image of ``dataset`` into a real stream and score what the decoder gets.
 
     ``layers="base"`` skips the full decode (no image metrics); the task metric always comes
     from the extracted base-only stream and is skipped for samples without the task's targets
     (e.g. Kodak). ``per_image_task`` adds each image's own task metrics to its record.
+    ``lmbdas`` is the operating point of a variable-rate model (:func:`operating_point`).
     """
+    lmbdas = operating_point(model.codec) if lmbdas is None else lmbdas
     if layers not in LAYERS:
         raise ConfigError(f"layers must be one of {', '.join(LAYERS)}, not {layers!r}.")
     codec = model.codec
@@ -172,7 +179,7 @@ def evaluate_model(
     for index, sample in enumerate(bar):
         image = sample["image"]
         pixels = image.shape[-2] * image.shape[-1]
-        stream = encode(model, image)
+        stream = encode(model, image, lmbdas=lmbdas)
         full = Stream.from_bytes(stream.to_bytes())
         base_only = Stream.from_bytes(full.select([BASE]).to_bytes())
         base_decoded = decode(model, base_only, "base")
@@ -181,7 +188,7 @@ def evaluate_model(
             metric.update([base_decoded.prediction], batch)
             score_task(model, uncompressed, image, batch)
             scored += 1
-        estimate = estimated_bits(model, image)
+        estimate = estimated_bits(model, image, lmbdas)
         record: dict[str, Any] = {
             "index": index,
             "image": sample_name(sample, index),
@@ -266,11 +273,18 @@ def rd_point(model: LoadedModel, evaluation: Evaluation) -> tuple[float, dict[st
 
 
 def point_provenance(
-    model: LoadedModel, layers: str, dataset: dict[str, Any], images: int, command: str
+    model: LoadedModel,
+    layers: str,
+    dataset: dict[str, Any],
+    images: int,
+    command: str,
+    lmbdas: dict[int, float] | None = None,
 ) -> dict[str, Any]:
-    """Where one RD point comes from: the model file, its fingerprint and config, the command."""
+    """Where one RD point comes from: the model file, its fingerprint and config, the command
+    and, for a variable-rate model, the operating point (``lmbda``: λ by layer name)."""
     config = model.codec.config
     trained = model.provenance.get("config")
+    operating = {LAYER_NAMES[i]: value for i, value in (lmbdas or {}).items()}
     return {
         "model": str(model.path) if model.path else None,
         "fingerprint": model.fingerprint.hex(),
@@ -284,7 +298,21 @@ def point_provenance(
         "images": images,
         "command": command,
         "hmcodec": __version__,
-    }
+    } | ({"lmbda": operating} if operating else {})
+
+
+def operating_points(
+    model: LoadedModel, qualities: Sequence[float] | None = None
+) -> list[dict[int, float]]:
+    """The operating points an evaluation sweeps: ``[{}]`` for a fixed-rate model; for a
+    variable-rate one each quality of ``qualities`` (default: one per gain anchor)."""
+    ranges = model.codec.rate_ranges()
+    if not ranges:
+        return [{}]
+    if qualities is None:
+        levels = max(rate.levels for rate in ranges.values())
+        qualities = [k / (levels - 1) for k in range(levels)]
+    return [operating_point(model.codec, quality=q) for q in qualities]
 
 
 def default_name(models: Sequence[LoadedModel], layers: str) -> str:
@@ -302,8 +330,11 @@ def evaluate_models(
     name: str | None = None,
     command: str = "",
     progress: bool = False,
+    qualities: Sequence[float] | None = None,
 ) -> RDResults:
-    """One RD point per model on the dataset ``dataset`` (a ``build_dataset`` spec)."""
+    """One RD point per model on the dataset ``dataset`` (a ``build_dataset`` spec), and per
+    operating point of a variable-rate model: ``qualities`` in [0, 1] (:func:`operating_point`),
+    by default its gain anchors (quality k / (levels − 1))."""
     if not models:
         raise ConfigError("give at least one model to evaluate.")
     loaded = [m if isinstance(m, LoadedModel) else load_model(m) for m in models]
@@ -312,12 +343,14 @@ def evaluate_models(
         raise ConfigError(f"dataset {dataset} holds no images.")
     curve = RDResults(name or default_name(loaded, layers))
     for model in loaded:
-        evaluation = evaluate_model(
-            model, data, progress, layers, max_images, per_image_task=per_image
-        )
-        bpp, metrics = rd_point(model, evaluation)
-        provenance = point_provenance(model, layers, dataset, len(evaluation.per_image), command)
-        curve.add_point(bpp, metrics, provenance, evaluation.per_image if per_image else None)
+        for lmbdas in operating_points(model, qualities):
+            evaluation = evaluate_model(
+                model, data, progress, layers, max_images, per_image_task=per_image, lmbdas=lmbdas
+            )
+            bpp, metrics = rd_point(model, evaluation)
+            images = len(evaluation.per_image)
+            provenance = point_provenance(model, layers, dataset, images, command, lmbdas)
+            curve.add_point(bpp, metrics, provenance, evaluation.per_image if per_image else None)
     images = len(evaluation.per_image)
     spec = " ".join(
         [str(dataset["name"])] + [f"{k}={v}" for k, v in dataset.items() if k != "name"]

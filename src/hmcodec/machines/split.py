@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hmcodec.codec.rate import RateRange
 from hmcodec.codec.scalable import ARCHITECTURES, CodecConfig
 from hmcodec.entropy import ENTROPY_MODELS, quantize
 from hmcodec.entropy.base import entropy_models
@@ -293,6 +294,11 @@ class SplitCodec(nn.Module):
         if isinstance(config, dict):
             config = CodecConfig.from_dict(config)
         self.config = config
+        if config.variable_rate:
+            raise ConfigError(
+                f"the {config.architecture} codec has no variable-rate layers; "
+                "remove model.variable_rate."
+            )
         self.options = SplitOptions.from_dict(config.options)
         size = config.transform_size()
         channels = config.base_channels
@@ -317,9 +323,11 @@ class SplitCodec(nn.Module):
             network.front, FeatureAnalysis(network.channels, channels, size, stages)
         )
 
-    def forward_base(self, x: Tensor, beta: float = 0.0) -> dict[str, Any]:
+    def forward_base(
+        self, x: Tensor, beta: float = 0.0, lmbda: float | None = None
+    ) -> dict[str, Any]:
         """Latents, likelihoods and the decoded cut features on the image grid (``beta``: unused,
-        there is no reconstruction head)."""
+        there is no reconstruction head; ``lmbda``: unused, the layer is fixed-rate)."""
         y_hat = quantize(self.base_analysis(x), self.config.quantizer, self.training)
         return {
             "y_hat": y_hat,
@@ -327,8 +335,19 @@ class SplitCodec(nn.Module):
             "image_like": self.base_synthesis(y_hat),
         }
 
-    def forward_enhancement(self, x: Tensor, y_hat_b: Tensor) -> dict[str, Any]:
+    def forward_enhancement(
+        self, x: Tensor, y_hat_b: Tensor, lmbda: float | None = None
+    ) -> dict[str, Any]:
         return self.enhancement(x, y_hat_b)
+
+    def base_symbols(self, x: Tensor, lmbda: float | None = None) -> Tensor:
+        return torch.round(self.base_analysis(x))
+
+    def base_latent(self, symbols: Tensor, lmbda: float | None = None) -> Tensor:
+        return symbols
+
+    def rate_ranges(self) -> dict[int, RateRange]:
+        return {}
 
     def base_modules(self) -> list[nn.Module]:
         modules = [self.base_analysis, self.base_entropy, self.base_synthesis]

@@ -54,6 +54,9 @@ class StageConfig:
     #: the same base before the layer learns a second task (the task head itself starts fresh).
     enhancement_from: str | None = None
     freeze_task: bool = False
+    #: the base's operating point during an ``enhancement`` stage over a variable-rate base
+    #: (default: drawn from the base's range with every batch, like a variable-rate layer's λ).
+    base_lmbda: float | None = None
     schedule: str = "cosine"
     warmup_steps: int | None = None
     min_lr: float | None = None
@@ -67,6 +70,8 @@ class StageConfig:
             raise ConfigError(
                 f"stage {self.stage}: max_steps, lr must be positive and lmbda, beta non-negative."
             )
+        if self.base_lmbda is not None and not self.base_lmbda > 0:
+            raise ConfigError(f"stage {self.stage}: base_lmbda must be positive.")
         if self.schedule not in SCHEDULES:
             raise ConfigError(
                 f"stage {self.stage}: unknown schedule {self.schedule!r}; "
@@ -87,7 +92,11 @@ class StageConfig:
     @property
     def effective_beta(self) -> float:
         """The reconstruction reward's weight in the loss: β, or β·λ_b if ``beta_relative``."""
-        return self.beta * self.lmbda if self.beta_relative else self.beta
+        return self.beta_at(self.lmbda)
+
+    def beta_at(self, lmbda: float) -> float:
+        """The reward's weight at a λ_b drawn by a variable-rate base (β, or β·λ_b)."""
+        return self.beta * lmbda if self.beta_relative else self.beta
 
     @property
     def warmup(self) -> int:

@@ -15,9 +15,10 @@ import torch
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR, LinearLR, ReduceLROnPlateau
 
+from hmcodec.codec.rate import GainUnit
 from hmcodec.codec.scalable import ScalableCodec
 from hmcodec.entropy.base import entropy_models
-from hmcodec.errors import HmcodecError
+from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.tasks.base import TaskMetric
 from hmcodec.train.config import StageConfig
 
@@ -68,15 +69,39 @@ class CodecModule(L.LightningModule):
             "base": [
                 m for m in codec.base_modules() if not (stage.freeze_task and m is codec.task)
             ],
-            "enhancement": [codec.enhancement, codec.secondary_task],
+            "enhancement": [codec.enhancement.entropy]
+            if getattr(codec.enhancement, "trains_entropy_only", False)
+            else [codec.enhancement, codec.secondary_task],
         }[stage.stage]
         trained = [m for m in trained if m is not None]
+        if (
+            stage.stage == "enhancement"
+            and getattr(codec.enhancement, "trains_entropy_only", False)
+            and not stage.enhancement_from
+        ):
+            raise ConfigError(
+                f"method {codec.config.method} re-fits the entropy model of a trained "
+                "conditional layer: give its enhancement stage enhancement_from (that model file)."
+            )
         codec.requires_grad_(False)
         for module in trained:
             module.requires_grad_(True)
         # modules outside this stage: frozen, in eval mode (BatchNorm statistics kept)
         self.frozen = [m for m in codec.children() if all(m is not t for t in trained)]
         self._metric: TaskMetric | None = None
+        base_gain = getattr(codec, "base_gain", None)
+        if stage.base_lmbda is not None:
+            if base_gain is None:
+                raise ConfigError(
+                    f"stage {stage.stage}: base_lmbda needs a variable-rate base "
+                    "(model.variable_rate.base)."
+                )
+            try:
+                base_gain.rate.check(stage.base_lmbda, "base")
+            except ValueError as error:
+                raise ConfigError(
+                    f"stage {stage.stage}: base_lmbda is out of range: {error}."
+                ) from None
 
     def train(self, mode: bool = True) -> CodecModule:
         super().train(mode)
@@ -150,7 +175,7 @@ class CodecModule(L.LightningModule):
         ]
         return sum(losses, torch.zeros((), device=self.device))
 
-    def losses(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+    def losses(self, batch: dict[str, Any], batch_index: int = 0) -> dict[str, Tensor]:
         x = batch["image"]
         pixels = x.shape[0] * x.shape[2] * x.shape[3]
         if self.stage.stage == "task":
@@ -161,12 +186,17 @@ class CodecModule(L.LightningModule):
                 "bpp": torch.zeros((), device=x.device),
                 "image_like": x,
             }
+        base_gain: GainUnit | None = getattr(self.codec, "base_gain", None)
+        base_lmbda = self._operating_lmbda(base_gain, batch_index, self.stage.lmbda)
         if self.stage.stage == "base":
-            out = self.codec.forward_base(x, beta=self.stage.effective_beta)
+            beta = self.stage.beta_at(base_lmbda)
+            out = self.codec.forward_base(x, beta=beta, lmbda=base_lmbda)
             task = self.codec.task.loss(out["image_like"], batch)
             bpp = bits_per_pixel(out["likelihoods"], pixels)
             values = {"task_loss": task, "bpp": bpp, "image_like": out["image_like"]}
-            loss = self.stage.lmbda * task + bpp
+            if base_gain is not None:
+                values["lmbda"] = torch.tensor(base_lmbda)
+            loss = base_lmbda * task + bpp
             if out.get("direct") is not None:  # g_a(ŷ_b): the β reward (gradient scaled by β)
                 values["direct_rmse"] = rmse_255(out["direct"], x)
                 values["direct_psnr"] = psnr(out["direct"], x)
@@ -175,25 +205,50 @@ class CodecModule(L.LightningModule):
                 values["auxiliary_loss"] = self.codec.auxiliary.loss(out["y_hat"], batch)
                 loss = loss + self.codec.config.auxiliary_alpha * values["auxiliary_loss"]
             return {"loss": loss, **values}
+        if base_gain is None:
+            base_lmbda = None
+        elif self.stage.base_lmbda is not None:
+            base_lmbda = self.stage.base_lmbda
+        gain = getattr(self.codec.enhancement, "gain", None)
+        lmbda = self._operating_lmbda(gain, batch_index, self.stage.lmbda)
         with torch.no_grad():
-            y_hat_b = self.codec.forward_base(x)["y_hat"]
-        out = self.codec.forward_enhancement(x, y_hat_b)
+            y_hat_b = self.codec.forward_base(x, lmbda=base_lmbda)["y_hat"]
+        out = self.codec.forward_enhancement(x, y_hat_b, lmbda)
         bpp = bits_per_pixel(out["likelihoods"], pixels)
+        drawn = {"lmbda": torch.tensor(lmbda)} if gain is not None else {}
         secondary = self.codec.secondary_task
         if secondary is not None:
             task = secondary.loss(out["output"], batch)
             return {
-                "loss": self.stage.lmbda * task + bpp,
+                "loss": lmbda * task + bpp,
                 "task_loss": task,
                 "bpp": bpp,
                 "image_like": out["output"],
+                **drawn,
             }
         distortion = rmse_255(out["output"], x)
-        loss = self.stage.lmbda * distortion + bpp
-        return {"loss": loss, "rmse": distortion, "bpp": bpp, "psnr": psnr(out["output"], x)}
+        loss = lmbda * distortion + bpp
+        return {
+            "loss": loss,
+            "rmse": distortion,
+            "bpp": bpp,
+            "psnr": psnr(out["output"], x),
+            **drawn,
+        }
+
+    def _operating_lmbda(self, gain: GainUnit | None, batch_index: int, fixed: float) -> float:
+        """λ of a layer for this batch: the stage's λ for a fixed-rate layer; for a variable-rate
+        one drawn log-uniformly in training, and the ``batch_index``-th anchor (cyclically) in
+        validation, so every validation scores the same operating points."""
+        if gain is None:
+            return fixed
+        if self.training:
+            return gain.sample()
+        anchors = gain.rate.anchors()
+        return anchors[batch_index % len(anchors)]
 
     def training_step(self, batch: dict[str, Any], batch_index: int) -> Tensor:
-        values = self.losses(batch)
+        values = self.losses(batch, batch_index)
         loss = values["loss"] + self._aux_loss()
         if not math.isfinite(float(loss.detach())):
             raise TrainingDiverged(
@@ -222,7 +277,7 @@ class CodecModule(L.LightningModule):
         self._metric = task.metric() if task is not None else None
 
     def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
-        values = self.losses(batch)
+        values = self.losses(batch, batch_index)
         if self._metric is not None:
             self._metric.update(self._scored_task().predict(values["image_like"]), batch)
         self.log_dict(

@@ -209,7 +209,14 @@ def _finish_stage(
 
 def _load_base(codec: ScalableCodec, model: LoadedModel) -> None:
     """Copy the base layer (and task head) of a trained model into ``codec``."""
-    prefixes = ("base_analysis.", "base_entropy.", "base_synthesis.", "task.", "recon_head.")
+    prefixes = (
+        "base_analysis.",
+        "base_gain.",
+        "base_entropy.",
+        "base_synthesis.",
+        "task.",
+        "recon_head.",
+    )
     state = {k: v for k, v in model.codec.state_dict().items() if k.startswith(prefixes)}
     missing = [k for k in codec.state_dict() if k.startswith(prefixes) and k not in state]
     if missing:
