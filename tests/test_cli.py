@@ -130,7 +130,7 @@ def _damaged(files, tmp_path, how: str) -> Path:
     elif how == "truncated":
         data = data[: len(data) - 7]
     elif how == "version":
-        data[3] = 3  # the version byte; the header CRC is left as it was
+        data[3] = 4  # the version byte; the header CRC is left as it was
     path = tmp_path / f"{how}.hmc"
     path.write_bytes(bytes(data))
     return path
@@ -138,7 +138,7 @@ def _damaged(files, tmp_path, how: str) -> Path:
 
 @pytest.mark.parametrize(
     ("how", "says"),
-    [("bit-flip", "corrupted"), ("truncated", "truncated"), ("version", "version 3")],
+    [("bit-flip", "corrupted"), ("truncated", "truncated"), ("version", "version 4")],
 )
 @pytest.mark.parametrize("command", ["decode", "info", "extract"])
 def test_damaged_streams_give_one_error_line(

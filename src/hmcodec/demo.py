@@ -23,7 +23,6 @@ from hmcodec.train.config import load_config
 from hmcodec.train.module import psnr
 from hmcodec.train.run import train
 
-#: the held-back evaluation: ShapesWorld's test split at 256×256 (never seen in training).
 #: the held-back evaluation: ShapesWorld's test split (never seen in training), at the training
 #: images' size so that shapes have the scale the task model learned.
 HELD_BACK = {"name": "shapesworld", "split": "test", "image_size": 64, "num_samples": 64}

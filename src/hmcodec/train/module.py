@@ -211,8 +211,8 @@ class CodecModule(L.LightningModule):
             base_lmbda = self.stage.base_lmbda
         gain = getattr(self.codec.enhancement, "gain", None)
         lmbda = self._operating_lmbda(gain, batch_index, self.stage.lmbda)
-        with torch.no_grad():
-            y_hat_b = self.codec.forward_base(x, lmbda=base_lmbda)["y_hat"]
+        with torch.no_grad():  # the frozen base: its latent only (no likelihoods or syntheses)
+            y_hat_b = self.codec.base_latent(self.codec.base_symbols(x, base_lmbda), base_lmbda)
         out = self.codec.forward_enhancement(x, y_hat_b, lmbda)
         bpp = bits_per_pixel(out["likelihoods"], pixels)
         drawn = {"lmbda": torch.tensor(lmbda)} if gain is not None else {}
