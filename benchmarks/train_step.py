@@ -30,8 +30,9 @@ import torch
 
 from hmcodec.codec.scalable import build_codec
 from hmcodec.data import build_dataset, collate
+from hmcodec.losses import bits_per_pixel
 from hmcodec.train.config import load_config
-from hmcodec.train.module import CodecModule, bits_per_pixel
+from hmcodec.train.module import CodecModule
 
 
 def _median_seconds(step: Callable[[], None], repeat: int, warmup: int = 5) -> float:

@@ -84,6 +84,14 @@ def threads(count: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread() -> Iterator[None]:
+    """Every test runs on one intra-op thread: on a shared 2-core machine a second thread makes
+    small convolutions many times slower. A test that needs other counts uses ``torch_threads``."""
+    with threads(1):
+        yield
+
+
 @pytest.fixture(scope="session")
 def torch_threads() -> Callable[[int], contextlib.AbstractContextManager[None]]:
     """``with torch_threads(n): ...`` — a thread count for a block, restored afterwards."""

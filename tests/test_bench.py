@@ -6,7 +6,6 @@ import argparse
 import importlib.util
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,6 @@ from hmcodec.evaluate import cli_learned
 from hmcodec.evaluate.bench import REFERENCES, peak_memory, random_model, run_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One torch thread: on a busy 2-core machine a second one makes small convs ~10× slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,6 @@ from hmcodec.codec.api import decode, encode
 from hmcodec.errors import ModelError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def test_save_load_round_trip_keeps_fingerprint_and_streams(tmp_path, codec_factory, shapes):
     codec = codec_factory(seed=3)
     path = tmp_path / "model.ckpt"

@@ -23,12 +23,6 @@ from hmcodec.tasks.segmentation import label_palette
 HEIGHT, WIDTH = 45, 70
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, shapes, model_file) -> dict[str, Path]:
     """An image, its full stream and its base-only stream, written through the Python API."""

@@ -20,12 +20,6 @@ from hmcodec.errors import StreamError
 THREAD_SIZES = [(32, 32, 6), (16, 48, 5), (48, 16, 5), (37, 41, 5), (64, 64, 5), (20, 20, 4)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 @pytest.fixture(scope="module")
 def varied_images(shapes) -> list[torch.Tensor]:
     return [shapes(h, w, index=i) for h, w, n in THREAD_SIZES for i in range(n)]

@@ -30,12 +30,6 @@ PROPERTY = settings(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def encoder_side(model, image: torch.Tensor) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
     """The quantised latents and output the encoder sees, recomputed without the coder."""
     codec = model.codec

@@ -35,15 +35,6 @@ MODELS = [
 MODEL_IDS = [case[0] for case in MODELS]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: these small convolutions only lose from threading on shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def build(name: str, kwargs: dict, side_channels: int = 0, channels: int = CHANNELS):
     return ENTROPY_MODELS.build(name, channels=channels, side_channels=side_channels, **kwargs)
 

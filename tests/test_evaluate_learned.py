@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from hmcodec.bitstream import Stream
 from hmcodec.checkpoint import LoadedModel, load_model, save_model
@@ -24,15 +22,6 @@ from hmcodec.evaluate.results import RDResults
 from hmcodec.evaluate.scalable import analyse
 
 DATASET = ["shapesworld", "split=test", "image_size=64", "num_samples=3"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One torch thread: on a busy 2-core machine a second one makes small convs ~10× slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run(argv: list[str]) -> int:

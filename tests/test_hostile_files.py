@@ -29,12 +29,6 @@ from hmcodec.io import atomic_write, output_target, read_image, write_png
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def assert_cli_refusal(result, *fragments: str) -> None:
     """Non-zero exit, nothing on stdout, and exactly one ``hmcodec: error:`` sentence."""
     assert result.code != 0, result

@@ -19,12 +19,6 @@ ENTROPY_MODELS = ["context", "checkerboard", "factorized", "hyperprior"]
 DRIFT_WORDS = "differ between encoder and decoder"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def _resized(stream: Stream, height: int, width: int) -> Stream:
     """The same chunks under another declared size; ``to_bytes`` recomputes every CRC."""
     return Stream.from_bytes(dataclasses.replace(stream, height=height, width=width).to_bytes())

@@ -17,12 +17,6 @@ from hmcodec.io import read_image
 HEIGHT, WIDTH = 23, 37  # odd on purpose
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def _pattern(channels: int, peak: int = 255, dtype=np.uint8) -> np.ndarray:
     """A deterministic gradient-and-noise array of HEIGHT×WIDTH(×channels)."""
     rng = np.random.default_rng(channels)

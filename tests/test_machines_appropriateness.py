@@ -23,12 +23,6 @@ from hmcodec.machines.tasks import MODEL_FORMAT, load_task_weights
 from hmcodec.tasks import build_task
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def _blobs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])

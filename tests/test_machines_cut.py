@@ -15,12 +15,6 @@ from hmcodec.machines.cut import OUTPUT, Back, Front, TracedNetwork, node_names,
 from hmcodec.tasks import build_task
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def _head(name: str, **kwargs):
     torch.manual_seed(0)
     head = build_task({"name": name, "num_classes": 6, **kwargs})

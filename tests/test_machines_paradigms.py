@@ -60,12 +60,6 @@ PARADIGMS = {
 SIZES = [(32, 32), (37, 53)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def _train(name: str, out: Path, *overrides: str) -> Path:
     config = load_config(CONFIGS / f"{name}.yaml", [*TINY, *overrides])
     return train(config, out, progress=False)

@@ -18,14 +18,6 @@ from hmcodec.train.config import StageConfig
 from hmcodec.train.module import CodecModule
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def batch() -> dict[str, Any]:
     data = build_dataset({"name": "shapesworld", "image_size": 32, "num_samples": 4})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,6 @@ from torchvision.models import resnet50
 
 from hmcodec.tasks import TASKS, TaskHead
 from hmcodec.tasks.classification import ClassificationMetric, ResNet50Task
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """One intra-op thread: the CPU is shared, and spinning threads only slow everyone down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 NUM_CLASSES = 4
 HEADS = ["classification-tiny", "classification-resnet18"]

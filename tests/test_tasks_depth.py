@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +12,6 @@ from PIL import Image
 
 from hmcodec.tasks import TASKS, TaskHead
 from hmcodec.tasks.depth import DEPTH_PNG_SCALE, DepthMetric, masked_rmse
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """One intra-op thread: the CPU is shared, and spinning threads only slow everyone down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 HEADS = ["depth-tiny", "depth-lraspp-mobilenet"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +19,6 @@ from hmcodec.data.shapesworld import ShapesWorld
 from hmcodec.errors import ConfigError
 from hmcodec.tasks import TASKS, TaskHead
 from hmcodec.tasks.detection import COCO_KEYS, DetectionMetric, TinyDetectorBackbone
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """One intra-op thread: the CPU is shared, and spinning threads only slow everyone down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 #: fewer proposals and RoIs than torchvision's defaults, to keep CPU tests light; a zero score
 #: threshold so that the random-init model still returns boxes.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +13,6 @@ from torchvision.models import mobilenet_v3_large
 
 from hmcodec.tasks import TASKS, TaskHead
 from hmcodec.tasks.segmentation import AUX_LOSS_WEIGHT, IGNORE_INDEX, SegmentationMetric
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """One intra-op thread: the CPU is shared, and spinning threads only slow everyone down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 NUM_CLASSES = 3
 HEADS = ["segmentation-tiny", "segmentation-deeplabv3-mobilenet", "segmentation-lraspp-mobilenet"]

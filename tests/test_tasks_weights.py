@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.error import URLError
 
@@ -20,15 +19,6 @@ from hmcodec.tasks.weights import (
     load_weights,
     weight_categories,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """One intra-op thread: the CPU is shared, and spinning threads only slow everyone down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def small_model() -> nn.Module:

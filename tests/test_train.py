@@ -26,12 +26,6 @@ BASE_PREFIXES = ("base_analysis.", "base_entropy.", "base_synthesis.", "task.", 
 TABLES = ("cdf", "cdf_length", "offset")  # coder tables: built by update() at export only
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def _weights(state: dict[str, torch.Tensor], base: bool) -> dict[str, torch.Tensor]:
     return {
         k: v

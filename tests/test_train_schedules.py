@@ -21,12 +21,6 @@ from hmcodec.train.run import MODEL_FILE, TrainingInterrupted, train
 TABLES = ("cdf", "cdf_length", "offset")  # coder tables: built by update() at export only
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 def _single_stage(tiny_training, stage: str, *more: str):
     return load_config("demo", [*tiny_training, f"stages=[{stage}]", *more])
 

@@ -16,12 +16,6 @@ ENHANCEMENT_RANGE = "model.variable_rate={enhancement: [0.05, 0.8], levels: 3}"
 BOTH_RANGES = "model.variable_rate={base: [1.0, 8.0], enhancement: [0.05, 0.8], levels: 3}"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(torch_threads):
-    with torch_threads(1):
-        yield
-
-
 class _Lambdas(L.Callback):
     """Records the λ each training and validation batch used (from the logged values)."""
 

@@ -17,10 +17,10 @@ from hmcodec.checkpoint import load_model
 from hmcodec.codec.api import decode, encode
 from hmcodec.codec.scalable import BASE
 from hmcodec.data import build_dataset
+from hmcodec.evaluate.image_metrics import psnr
 from hmcodec.evaluate.learned import evaluate_model
 from hmcodec.io import write_png
 from hmcodec.train.config import load_config
-from hmcodec.train.module import psnr
 from hmcodec.train.run import train
 
 #: the held-back evaluation: ShapesWorld's test split (never seen in training), at the training
@@ -66,7 +66,7 @@ def run_demo(
             | {"total": len(stream.to_bytes())},
             "bpp": {f"layer{c.index}": c.payload_bytes * 8 / pixels for c in stream.chunks}
             | {"total": len(stream.to_bytes()) * 8 / pixels},
-            "psnr": float(psnr(full.image[None], sample["image"][None])),
+            "psnr": psnr(sample["image"], full.image),
             "outputs": [p.name for p in outputs],
         },
         "held_back": {

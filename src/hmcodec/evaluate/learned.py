@@ -34,14 +34,14 @@ from tqdm import tqdm
 from hmcodec import __version__
 from hmcodec.bitstream import Stream
 from hmcodec.checkpoint import LoadedModel, load_model
-from hmcodec.codec.api import decode, encode, operating_point
+from hmcodec.codec.api import decode, encode, operating_point, stream_bpp
 from hmcodec.codec.scalable import BASE, ENHANCEMENT, LAYER_NAMES, pad_to_stride
 from hmcodec.data import build_dataset, collate
 from hmcodec.errors import ConfigError
 from hmcodec.evaluate.image_metrics import ms_ssim, psnr
 from hmcodec.evaluate.results import RDResults
+from hmcodec.losses import bits_per_pixel
 from hmcodec.tasks.base import TaskMetric
-from hmcodec.train.module import bits_per_pixel
 
 LAYERS = ("base", "all")
 
@@ -138,10 +138,6 @@ def score_task(
     metric.update(model.codec.task.predict(image[None]), batch)
 
 
-def _stream_bpp(stream: Stream, pixels: int) -> float:
-    return len(stream.to_bytes()) * 8 / pixels
-
-
 @torch.no_grad()
 def evaluate_model(
     model: LoadedModel,
@@ -192,16 +188,16 @@ def evaluate_model(
         record: dict[str, Any] = {
             "index": index,
             "image": sample_name(sample, index),
-            "bpp": _stream_bpp(base_only if layers == "base" else full, pixels),
-            "bpp_total": _stream_bpp(full, pixels),
+            "bpp": stream_bpp(base_only if layers == "base" else full)["bpp"],
+            "bpp_total": stream_bpp(full)["bpp"],
             "bpp_base": full.chunk(BASE).payload_bytes * 8 / pixels,
-            "bpp_base_stream": _stream_bpp(base_only, pixels),
+            "bpp_base_stream": stream_bpp(base_only)["bpp"],
             "bpp_estimated_base": estimate[BASE] / pixels,
             "overhead_bytes": float(full.overhead_bytes()),
         }
         if codec.enhancement.has_layer:
             record["bpp_enhancement"] = full.chunk(ENHANCEMENT).payload_bytes * 8 / pixels
-            record["bpp_enhancement_stream"] = _stream_bpp(full.select([ENHANCEMENT]), pixels)
+            record["bpp_enhancement_stream"] = stream_bpp(full.select([ENHANCEMENT]))["bpp"]
             record["bpp_estimated_enhancement"] = estimate[ENHANCEMENT] / pixels
         used = [BASE] if layers == "base" else list(estimate)
         record["bpp_estimated"] = sum(estimate[i] for i in used) / pixels

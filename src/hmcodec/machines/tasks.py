@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hmcodec.errors import ModelError
+from hmcodec.losses import rmse_255
 from hmcodec.tasks import TASKS, TaskHead, TaskMetric, build_task
 from hmcodec.tasks.segmentation import SegmentationTask
 from hmcodec.tasks.weights import evaluating, load_weights
@@ -172,11 +173,6 @@ def build_pretrained_task(spec: dict[str, Any]) -> TaskHead:
 
 
 # ---------------------------------------------------------------------------- full input
-def rmse_255(output: Tensor, target: Tensor) -> Tensor:
-    """Root mean squared error on the 0–255 scale (as :func:`hmcodec.train.module.rmse_255`)."""
-    return torch.sqrt(torch.mean((output - target) ** 2) + 1e-12) * 255.0
-
-
 OBJECTIVES = ("reconstruction", "task")
 
 
@@ -232,7 +228,7 @@ class FullInputTask(WrappedTask):
 
     def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
         if self.objective == "reconstruction":
-            return rmse_255(image_like, batch["image"])
+            return rmse_255(batch["image"], image_like)
         with frozen_in_eval(self.model):
             return self.model.loss(image_like, batch)
 

@@ -19,23 +19,13 @@ from hmcodec.codec.rate import GainUnit
 from hmcodec.codec.scalable import ScalableCodec
 from hmcodec.entropy.base import entropy_models
 from hmcodec.errors import ConfigError, HmcodecError
+from hmcodec.losses import batch_psnr, bits_per_pixel, rmse_255
 from hmcodec.tasks.base import TaskMetric
 from hmcodec.train.config import StageConfig
 
 
 class TrainingDiverged(HmcodecError):
     """The loss became NaN or infinite."""
-
-
-def rmse_255(output: Tensor, target: Tensor) -> Tensor:
-    """Root mean squared error on the 0–255 scale, per batch."""
-    return torch.sqrt(torch.mean((output - target) ** 2) + 1e-12) * 255.0
-
-
-def psnr(output: Tensor, target: Tensor) -> Tensor:
-    """Mean PSNR (dB) of a batch of [0, 1] images, each image clamped and scored separately."""
-    mse = ((output.clamp(0, 1) - target) ** 2).flatten(1).mean(1).clamp_min(1e-10)
-    return (10 * torch.log10(1.0 / mse)).mean()
 
 
 def lr_factor(stage: StageConfig, step: int) -> float:
@@ -50,11 +40,6 @@ def lr_factor(stage: StageConfig, step: int) -> float:
     floor = stage.final_lr / stage.lr
     progress = min(1.0, (step - warmup) / max(1, stage.max_steps - warmup))
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def bits_per_pixel(likelihoods: dict[str, Tensor], pixels: int) -> Tensor:
-    total = sum((-torch.log2(lik)).sum() for lik in likelihoods.values())
-    return total / pixels if likelihoods else torch.zeros(())
 
 
 class CodecModule(L.LightningModule):
@@ -198,8 +183,8 @@ class CodecModule(L.LightningModule):
                 values["lmbda"] = torch.tensor(base_lmbda)
             loss = base_lmbda * task + bpp
             if out.get("direct") is not None:  # g_a(ŷ_b): the β reward (gradient scaled by β)
-                values["direct_rmse"] = rmse_255(out["direct"], x)
-                values["direct_psnr"] = psnr(out["direct"], x)
+                values["direct_rmse"] = rmse_255(x, out["direct"])
+                values["direct_psnr"] = batch_psnr(x, out["direct"])
                 loss = loss + values["direct_rmse"]
             if getattr(self.codec, "auxiliary", None) is not None:
                 values["auxiliary_loss"] = self.codec.auxiliary.loss(out["y_hat"], batch)
@@ -226,13 +211,13 @@ class CodecModule(L.LightningModule):
                 "image_like": out["output"],
                 **drawn,
             }
-        distortion = rmse_255(out["output"], x)
+        distortion = rmse_255(x, out["output"])
         loss = lmbda * distortion + bpp
         return {
             "loss": loss,
             "rmse": distortion,
             "bpp": bpp,
-            "psnr": psnr(out["output"], x),
+            "psnr": batch_psnr(x, out["output"]),
             **drawn,
         }
 
