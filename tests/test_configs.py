@@ -9,7 +9,7 @@ import pytest
 from hmcodec.codec.scalable import ScalableCodec
 from hmcodec.errors import ConfigError
 from hmcodec.train.config import load_config
-from hmcodec.train.run import sweep_points
+from hmcodec.train.sweep import sweep_points
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
 CPU_SCALE = ("shapesworld", "camvid", "coco128")

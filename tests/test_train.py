@@ -20,7 +20,8 @@ from hmcodec.codec.scalable import BASE, ENHANCEMENT
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.train import run
 from hmcodec.train.config import load_config
-from hmcodec.train.run import MODEL_FILE, TrainingInterrupted, train, train_sweep
+from hmcodec.train.run import MODEL_FILE, TrainingInterrupted, train
+from hmcodec.train.sweep import sweep_points, train_sweep
 
 BASE_PREFIXES = ("base_analysis.", "base_entropy.", "base_synthesis.", "task.", "recon_head.")
 TABLES = ("cdf", "cdf_length", "offset")  # coder tables: built by update() at export only
@@ -216,7 +217,7 @@ def test_sweep_points_share_earlier_stages_and_start_as_configured(
 def test_a_sweep_with_unknown_keys_is_refused(tiny_training):
     config = load_config("demo", [*tiny_training, "sweep={stage: 1, lmbda: [1, 2], warm: no}"])
     with pytest.raises(ConfigError, match="unknown sweep key"):
-        run.sweep_points(config)
+        sweep_points(config)
 
 
 def test_enhancement_from_copies_a_matching_enhancement_layer(trained_run, tiny_training):

@@ -13,7 +13,7 @@ from conftest import InterruptAt
 
 from hmcodec.checkpoint import load_model
 from hmcodec.errors import ConfigError, HmcodecError
-from hmcodec.train import run
+from hmcodec.train.callbacks import training_threads
 from hmcodec.train.config import StageConfig, load_config
 from hmcodec.train.module import CodecModule, lr_factor
 from hmcodec.train.run import MODEL_FILE, TrainingInterrupted, train
@@ -261,7 +261,7 @@ def test_training_runs_on_one_thread_on_cpu_by_default(
     tmp_path, tiny_training, extra_callbacks, torch_threads
 ):
     config = _single_stage(tiny_training, "{stage: base, max_steps: 2}")
-    assert config.trainer.threads is None and run.training_threads(config.trainer) == 1
+    assert config.trainer.threads is None and training_threads(config.trainer) == 1
     record = _Record()
     extra_callbacks.append(record)
     with torch_threads(2):

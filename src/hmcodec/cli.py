@@ -27,7 +27,8 @@ log = logging.getLogger("hmcodec")
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from hmcodec.train.config import load_config
-    from hmcodec.train.run import train, train_sweep
+    from hmcodec.train.run import train
+    from hmcodec.train.sweep import train_sweep
 
     overrides = list(args.set)
     if args.threads is not None:

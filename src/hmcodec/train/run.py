@@ -3,7 +3,8 @@
 ``train(config, out)`` trains every stage of ``config.stages`` (the base layer first, then the
 enhancement layer on the frozen base), writes Lightning checkpoints under
 ``out/stage<i>-<name>/checkpoints`` (atomically), TensorBoard logs under ``out/logs`` and, at the
-end, the self-describing model file ``out/model.ckpt``. Under ``torchrun`` the same call trains
+end, the self-describing model file ``out/model.ckpt`` (callbacks: ``callbacks.py``; RD sweeps:
+``sweep.py``). Under ``torchrun`` the same call trains
 data-parallel (gloo on CPU, NCCL on GPU) with no code change.
 
 Every stage validates on ``data.val`` every ``trainer.val_check_interval`` steps and after its
@@ -15,7 +16,6 @@ iterate: they go on to the next stage and into ``model.ckpt``, whose provenance 
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -30,14 +30,11 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import (
-    Callback,
     EarlyStopping,
     ModelCheckpoint,
     OnExceptionCheckpoint,
 )
 from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.pytorch.plugins.io import TorchCheckpointIO
-from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 
 from hmcodec import __version__
@@ -46,79 +43,31 @@ from hmcodec.codec.scalable import ScalableCodec, build_codec
 from hmcodec.data import build_dataset, collate
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.io import atomic_torch_save, atomic_write
-from hmcodec.train.config import ExperimentConfig, StageConfig, TrainerConfig
+from hmcodec.train.callbacks import (
+    AtomicCheckpointIO,
+    ThreadPolicy,
+    Validations,
+    training_threads,
+)
+from hmcodec.train.config import ExperimentConfig, StageConfig
 from hmcodec.train.module import CodecModule
 
 log = logging.getLogger("hmcodec")
 
 MODEL_FILE = "model.ckpt"
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning checkpoints written to a temporary file and renamed into place."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None):
-        atomic_torch_save(checkpoint, path)
+#: the base layer's modules (with the task head) that ``init_from`` copies.
+BASE_MODULES = (
+    "base_analysis",
+    "base_gain",
+    "base_entropy",
+    "base_synthesis",
+    "task",
+    "recon_head",
+)
 
 
 class TrainingInterrupted(HmcodecError):
     exit_code = 130
-
-
-def training_threads(settings: TrainerConfig) -> int | None:
-    """torch's intra-op thread count per training process: ``trainer.threads``, else 1 on CPU
-    (``None``: torch's own count, on an accelerator)."""
-    if settings.threads is not None:
-        return settings.threads
-    accelerator = str(settings.accelerator).lower()
-    on_cpu = accelerator == "cpu" or (
-        accelerator == "auto"
-        and not torch.cuda.is_available()
-        and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
-    )
-    return 1 if on_cpu else None
-
-
-class ThreadPolicy(Callback):
-    """Sets torch's thread count in every process of a fit, after Lightning's launchers (which
-    set their own count in DDP processes when ``OMP_NUM_THREADS`` is unset)."""
-
-    def __init__(self, threads: int | None) -> None:
-        self.threads = threads
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
-
-
-class Validations(Callback):
-    """The validation record of a stage, checkpointed with it (so it survives ``--resume``).
-
-    At the end of each validation (before that validation's checkpoint is written: Lightning runs
-    checkpoint callbacks last) it appends ``{"step", "val/...": ...}`` and steps the ``plateau``
-    schedule with ``val/loss``, so the checkpoint holds the scheduler state that saw it.
-    """
-
-    def __init__(self) -> None:
-        self.history: list[dict[str, float]] = []
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-        if "val/loss" not in metrics:
-            return
-        step = trainer.global_step
-        self.history = [h for h in self.history if h["step"] != step]
-        self.history.append({"step": step, **metrics})
-        if trainer.state.fn == TrainerFn.FITTING and isinstance(pl_module, CodecModule):
-            pl_module.step_plateau(metrics["val/loss"])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"history": copy.deepcopy(self.history)}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.history = copy.deepcopy(state_dict.get("history", []))
 
 
 def _loader(spec: dict[str, Any], batch_size: int, workers: int, shuffle: bool) -> DataLoader:
@@ -146,15 +95,6 @@ def _final_summary(stage_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return summary if isinstance(summary, dict) else None
-
-
-def _finished_steps(stage_dir: Path) -> int:
-    """Steps a stage had trained when it last finished (0 if it never did).
-
-    A finished stage whose config now asks for more steps continues from its last checkpoint.
-    """
-    summary = _final_summary(stage_dir)
-    return int(summary["steps"]) if summary else 0
 
 
 def _stage_done(stage_dir: Path, max_steps: int) -> bool:
@@ -209,14 +149,7 @@ def _finish_stage(
 
 def _load_base(codec: ScalableCodec, model: LoadedModel) -> None:
     """Copy the base layer (and task head) of a trained model into ``codec``."""
-    prefixes = (
-        "base_analysis.",
-        "base_gain.",
-        "base_entropy.",
-        "base_synthesis.",
-        "task.",
-        "recon_head.",
-    )
+    prefixes = tuple(f"{name}." for name in BASE_MODULES)
     state = {k: v for k, v in model.codec.state_dict().items() if k.startswith(prefixes)}
     missing = [k for k in codec.state_dict() if k.startswith(prefixes) and k not in state]
     if missing:
@@ -460,74 +393,3 @@ def _train(
             },
         )
     return model_path
-
-
-def sweep_points(config: ExperimentConfig) -> list[tuple[str, ExperimentConfig]]:
-    """The configs of an RD sweep, lowest compression (largest λ) first.
-
-    ``sweep: {stage: 1, lmbda: [0.02, 0.05, 0.1]}`` trains one model per λ of that stage; the
-    stages before it are trained once and shared.
-    """
-    sweep = config.sweep or {}
-    try:
-        index, values = int(sweep.get("stage", len(config.stages) - 1)), list(sweep["lmbda"])
-        config.stages[index]
-        unknown = set(sweep) - {"stage", "lmbda", "warm_start"}
-    except (KeyError, TypeError, ValueError, IndexError):
-        raise ConfigError(
-            "sweep must be {stage: <stage index>, lmbda: [values...], warm_start: true|false}."
-        ) from None
-    if unknown:
-        raise ConfigError(f"unknown sweep key(s) {', '.join(sorted(unknown))}.")
-    if not isinstance(sweep.get("warm_start", True), bool):
-        raise ConfigError("sweep.warm_start must be true or false.")
-    if not values or len(set(values)) != len(values):
-        raise ConfigError("sweep.lmbda must list distinct values.")
-    points = []
-    for value in sorted(values, reverse=True):
-        point = copy.deepcopy(config)
-        point.stages[index].lmbda = float(value)
-        point.source["stages"][index]["lmbda"] = float(value)
-        point.source.pop("sweep", None)
-        point.sweep = None
-        points.append((f"lmbda-{value:g}", point))
-    return points
-
-
-def train_sweep(
-    config: ExperimentConfig,
-    out: str | os.PathLike[str],
-    resume: bool = False,
-    progress: bool = True,
-) -> list[Path]:
-    """Train every point of ``config.sweep``: the first from scratch, the rest warm-started.
-
-    With ``warm_start: false`` every point trains its sweep stage from the same state (the shared
-    earlier stages, or the stage's ``init_from``), so all points get the same training length.
-    """
-    out = Path(out)
-    index = int((config.sweep or {}).get("stage", len(config.stages) - 1))
-    warm_start = bool((config.sweep or {}).get("warm_start", True))
-    models: list[Path] = []
-    first: Path | None = None
-    for name, point in sweep_points(config):
-        point_dir = out / name
-        if first is None:
-            models.append(train(point, point_dir, resume=resume, progress=progress))
-            first = point_dir
-            continue
-        shared = {i: first / f"stage{i}-{s.stage}" for i, s in enumerate(point.stages) if i < index}
-        warm = first / f"stage{index}-{point.stages[index].stage}" / "final.pt"
-        if not warm_start:
-            warm = None
-        models.append(
-            train(
-                point,
-                point_dir,
-                resume=resume,
-                progress=progress,
-                shared=shared,
-                warm_start=warm,
-            )
-        )
-    return models
