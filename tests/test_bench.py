@@ -84,3 +84,25 @@ def test_codec_speed_script_builds_models(tmp_path: Path) -> None:
         "factorized (residual)",
         "factorized + factorized",
     ]
+
+
+def test_train_step_profile_times_every_arm() -> None:
+    """benchmarks/train_step.py: every arm is timed, the codec part is base − task head."""
+    spec = importlib.util.spec_from_file_location("train_step", REPO / "benchmarks/train_step.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    result = script.measure(repeat=1, profile=False)
+    ms = result["ms_per_step"]
+    assert set(ms) == {
+        "base step",
+        "task head",
+        "enhancement step",
+        "mbt2018 N=24 M=16",
+        "mbt2018 N=24 M=32",
+        "codec part of the base step",
+    }
+    assert all(value > 0 for key, value in ms.items() if key != "codec part of the base step")
+    assert ms["codec part of the base step"] == pytest.approx(
+        ms["base step"] - ms["task head"], abs=0.02
+    )
+    assert "| base step |" in script._markdown(result)

@@ -4,7 +4,7 @@
 # 1,200 steps from the same base (results/shapesworld/pilot, "every λ from the base"):
 #   * same steps per point: the variable-rate layer trains 1,200 steps (1/4 of the fixed total);
 #   * same total steps: it trains 4,800 steps (4 fixed points × 1,200).
-# Two seeds per variable-rate arm; one process, one thread. Resumable: finished runs are skipped.
+# Two seeds per arm; one process, one thread. Resumable: finished runs are skipped.
 # Run from the repository root:  bash results/shapesworld/variable_rate/reproduce.sh
 set -euo pipefail
 export OMP_NUM_THREADS=1
@@ -28,8 +28,19 @@ for steps in 4800 1200; do
   done
 done
 
+# the fixed-λ arm with a second seed (every λ from the base, 1,200 steps each), as in the pilot
+[ -f runs/pilot/conditional-cold-seed1/lmbda-0.075/model.ckpt ] ||
+  hmcodec train configs/shapesworld/conditional.yaml --out runs/pilot/conditional-cold-seed1 \
+    --resume --set seed=1 --set sweep.warm_start=false --no-progress
+[ -f $out/fixed_seed1.json ] || hmcodec eval runs/pilot/conditional-cold-seed1/lmbda-*/model.ckpt \
+  "${test_set[@]}" --no-progress -o $out/fixed_seed1.json --name "fixed λ, every λ from the base, seed 1"
+
 fixed=$pilot/conditional_cold_seed0.json
 {
+  echo "## fixed λ: seed 1 against seed 0 (4 × 1,200 steps)"
+  hmcodec bdrate $fixed $out/fixed_seed1.json 2>&1 || true
+  echo "## variable-rate (1200 steps) against fixed λ, seed 1 against seed 1"
+  hmcodec bdrate $out/fixed_seed1.json $out/steps1200_seed1.json 2>&1 || true
   for steps in 4800 1200; do
     echo "## variable-rate ($steps steps) against fixed λ (4 × 1,200 steps), seed by seed"
     for seed in 0 1; do
@@ -39,5 +50,5 @@ fixed=$pilot/conditional_cold_seed0.json
     hmcodec bdrate $out/steps${steps}_seed0.json $out/steps${steps}_seed1.json 2>&1 || true
   done
 } > $out/bdrates.txt
-hmcodec plot $fixed $out/steps*_seed*.json -o $out/rd --metrics psnr-rgb \
+hmcodec plot $fixed $out/fixed_seed1.json $out/steps*_seed*.json -o $out/rd --metrics psnr-rgb \
   --title "ShapesWorld 64×64: one variable-rate layer against four fixed-λ layers"
