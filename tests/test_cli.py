@@ -276,3 +276,27 @@ def test_console_script_error_is_exactly_one_line_on_stderr(tmp_path, model_file
     assert not out.parent.exists()
     assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
     assert done.stderr.startswith("hmcodec: error: stream is truncated")
+
+
+@pytest.mark.parametrize("command", [["--help"], ["info"], ["extract"], ["bdrate", "--help"]])
+def test_light_commands_start_without_torch(command: list[str], tmp_path: Path) -> None:
+    """``--help``, ``info`` and ``extract`` answer at once: they import neither torch nor
+    CompressAI (benchmarks/startup.py measures the time)."""
+    import subprocess
+    import sys
+
+    stream = Path(__file__).parent / "golden/v2/context-conditional-48x32.hmc"
+    argv = [*command]
+    if command == ["info"]:
+        argv.append(str(stream))
+    elif command == ["extract"]:
+        argv += [str(stream), "-o", str(tmp_path / "base.hmc")]
+    probe = (
+        "import sys; from hmcodec.cli import main\n"
+        "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "print(code, 'torch' in sys.modules, 'compressai' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120
+    )
+    assert done.stderr.split()[-3:] == ["0", "False", "False"], done.stderr

@@ -445,7 +445,7 @@ def write_stream(stream: Stream, path: str | os.PathLike[str]) -> int:
     as ``/dev/full``, a named pipe) is refused; a symbolic link to a regular file replaces that
     file and keeps the link, a dangling one is refused (:func:`hmcodec.io.output_target`).
     """
-    from hmcodec.io import output_target  # deferred: hmcodec.io imports torch
+    from hmcodec.files import output_target
 
     if not isinstance(stream, Stream):
         raise TypeError(f"write_stream needs a Stream, not {type(stream).__name__}")

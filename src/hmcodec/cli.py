@@ -302,12 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     from hmcodec.evaluate.cli import register
+    from hmcodec.evaluate.cli_analyze import register as register_analyze
     from hmcodec.evaluate.cli_learned import register as register_learned
-    from hmcodec.machines.cli import register as register_machines
 
     register(sub)
     register_learned(sub)
-    register_machines(sub)
+    register_analyze(sub)
     return parser
 
 

@@ -15,7 +15,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import bjontegaard
 import numpy as np
 
 from hmcodec.errors import ConfigError
@@ -58,6 +57,8 @@ def bd_rate(
     ``bpp_payload`` (the coded layers without the container).
     """
     (ra, da), (rt, dt) = _curves(anchor, test, metric, "metric", _method(method), rate)
+    import bjontegaard  # deferred: it imports scipy, which the CLI's start-up does not need
+
     return _call(bjontegaard.bd_rate, ra, da, rt, dt, method)
 
 
@@ -70,6 +71,8 @@ def bd_metric(
 ) -> float:
     """Average ``metric`` difference at equal bitrate (BD-PSNR for ``psnr-rgb``)."""
     (ra, da), (rt, dt) = _curves(anchor, test, metric, "rate", _method(method), rate)
+    import bjontegaard
+
     return _call(bjontegaard.bd_psnr, ra, da, rt, dt, method)
 
 

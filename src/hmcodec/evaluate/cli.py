@@ -13,18 +13,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from tqdm import tqdm
-
 from hmcodec.errors import ConfigError
-from hmcodec.evaluate.bdrate import DEFAULT_METHOD, METHODS, compare
-from hmcodec.evaluate.classical import CODECS, Quality, available_codecs, sweep
-from hmcodec.evaluate.plot import write_report
-from hmcodec.evaluate.results import RDResults
-from hmcodec.io import from_uint8, read_image, to_uint8
+from hmcodec.evaluate.bdrate import DEFAULT_METHOD, METHODS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the commands import what they use: ``hmcodec --help`` needs no torch
+    import numpy as np
+
     from hmcodec.checkpoint import LoadedModel
+    from hmcodec.evaluate.classical import Quality
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_CODECS = ("jpeg", "webp", "avif", "jpeg2000", "jpegxl")
@@ -95,7 +91,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         default=list(DEFAULT_CODECS),
         metavar="CODEC",
-        help=f"codecs among {', '.join(CODECS.names())} (default: {' '.join(DEFAULT_CODECS)})",
+        help=f"classical codecs (default: {' '.join(DEFAULT_CODECS)}; also hevc; the list and "
+        "what each needs: docs/evaluation.md)",
     )
     p.add_argument(
         "--qualities",
@@ -113,6 +110,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_bdrate(args: argparse.Namespace) -> int:
+    from hmcodec.evaluate.bdrate import compare
+    from hmcodec.evaluate.results import RDResults
+
     anchor, test = RDResults.load(args.anchor), RDResults.load(args.test)
     methods = list(dict.fromkeys([args.method, "cubic"]))
     results = compare(anchor, test, args.metric, methods, args.rate)
@@ -134,6 +134,9 @@ def run_bdrate(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
+    from hmcodec.evaluate.plot import write_report
+    from hmcodec.evaluate.results import RDResults
+
     curves = [RDResults.load(path) for path in args.results]
     anchor = args.anchor
     stems = {path.stem: curve.name for path, curve in zip(args.results, curves, strict=True)}
@@ -150,6 +153,11 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def run_baselines(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from hmcodec.evaluate.classical import CODECS, sweep
+    from hmcodec.io import read_image, to_uint8
+
     if (args.image_dir is None) == (args.data is None):
         both = ", not both" if args.data is not None else ""
         raise ConfigError(f"give an image folder (IMAGE_DIR) or a dataset (--data){both}.")
@@ -217,6 +225,7 @@ def _dataset_images(
     ``task``, each sample's targets are kept and the uncompressed image is scored."""
     from hmcodec.data import build_dataset
     from hmcodec.evaluate.learned import sample_name
+    from hmcodec.io import to_uint8
 
     data = build_dataset(spec)
     count = len(data)  # type: ignore[arg-type]
@@ -275,6 +284,8 @@ class _TaskScorer:
         self.uncompressed = {k: float(v) for k, v in self._metric.compute().items()}
 
     def __call__(self, decoded: list[np.ndarray]) -> dict[str, float]:
+        from hmcodec.io import from_uint8
+
         """The task metrics on ``decoded`` (uint8 H×W×3, in the samples' order)."""
         from hmcodec.evaluate.learned import score_task
 
@@ -300,6 +311,8 @@ class _TaskScorer:
 
 
 def _usable_codecs(requested: list[str]) -> list[str]:
+    from hmcodec.evaluate.classical import CODECS, available_codecs
+
     status = available_codecs()
     usable = []
     for name in dict.fromkeys(requested):
@@ -324,6 +337,8 @@ def _number(text: str) -> Quality:
 
 def _parse_qualities(items: list[str] | None, codecs: list[str]) -> dict[str, list[Quality]]:
     """``["10", "50"]`` → the same list for every codec; ``["jpeg=10,50"]`` → for jpeg only."""
+    from hmcodec.evaluate.classical import CODECS
+
     if not items:
         return {}
     per_codec = [item for item in items if "=" in item]

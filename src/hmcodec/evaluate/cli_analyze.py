@@ -13,13 +13,12 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
-
-import torch
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from hmcodec.errors import ConfigError, ModelError
-from hmcodec.tasks import TASKS, TaskHead, build_task
+
+if TYPE_CHECKING:  # imported by the command: ``hmcodec --help`` needs no torch
+    from hmcodec.tasks import TaskHead
 
 DEFAULT_DATASET = ["shapesworld", "split=val", "image_size=64", "num_samples=64"]
 
@@ -39,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "model",
         metavar="MODEL",
         help="an hmcodec model file (its task head is used) or a task head name "
-        f"({', '.join(TASKS.names())})",
+        "(e.g. segmentation-tiny; the list: docs/machines.md)",
     )
     p.add_argument(
         "--layers",
@@ -85,8 +84,12 @@ def _inner_spec(task: dict[str, Any]) -> dict[str, Any]:
 
 def load_task_model(model: str, options: list[str], weights: str | None) -> TaskHead:
     """MODEL of ``analyze appropriateness``: a model file's task head or a named head."""
+    import torch
+    import yaml
+
     import hmcodec.machines  # noqa: F401  (registers the heads of this package)
     from hmcodec.machines.tasks import MODEL_FORMAT, load_task_weights
+    from hmcodec.tasks import TASKS, build_task
 
     path = Path(model)
     if path.is_file():
@@ -113,6 +116,7 @@ def load_task_model(model: str, options: list[str], weights: str | None) -> Task
 
 
 def run_appropriateness(args: argparse.Namespace) -> int:
+    import torch
     from torch.utils.data import DataLoader
 
     from hmcodec.data import build_dataset, collate
