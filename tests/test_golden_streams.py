@@ -81,3 +81,12 @@ def _maker():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_info_names_the_version_a_stream_was_written_in(run_cli, tmp_path: Path) -> None:
+    old = GOLDEN / "v2/context-conditional-48x32.hmc"
+    result = run_cli("info", old)
+    assert "(format version 2; 353 B as version 3)" in result.out
+    assert f"total         {old.stat().st_size} B" in result.out
+    assert run_cli("extract", old, "-o", tmp_path / "base.hmc").code == 0
+    assert "(format version 3)" in run_cli("info", tmp_path / "base.hmc").out

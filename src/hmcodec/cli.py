@@ -187,7 +187,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     stream = read_stream(args.stream)
     pixels = stream.height * stream.width
     total = len(stream.to_bytes())
-    print(f"stream        {args.stream} (format version {FORMAT_VERSION})")
+    version = Path(args.stream).read_bytes()[3]  # read_stream has checked it
+    converted = "" if version == FORMAT_VERSION else f"; {total} B as version {FORMAT_VERSION}"
+    total = args.stream.stat().st_size
+    print(f"stream        {args.stream} (format version {version}{converted})")
     print(f"image         {stream.width}×{stream.height}, source mode {stream.source_mode}")
     print(f"model         fingerprint {stream.fingerprint.hex()}")
     for chunk in stream.chunks:
@@ -199,7 +202,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         )
     print(
         f"total         {total} B, {total * 8 / pixels:.4f} bpp "
-        f"(container overhead {stream.overhead_bytes()} B)"
+        f"(container overhead {total - sum(c.payload_bytes for c in stream.chunks)} B)"
     )
     return 0
 
