@@ -13,8 +13,10 @@ from torch import Tensor
 
 def bits_per_pixel(likelihoods: dict[str, Tensor], pixels: int) -> Tensor:
     """−Σ log₂ p over every coded symbol of ``likelihoods``, divided by ``pixels``."""
-    total = sum((-torch.log2(lik)).sum() for lik in likelihoods.values())
-    return total / pixels if likelihoods else torch.zeros(())
+    if not likelihoods:
+        return torch.zeros(())
+    total: Tensor = sum((-torch.log2(lik)).sum() for lik in likelihoods.values())  # type: ignore[assignment]
+    return total / pixels
 
 
 def rmse_255(reference: Tensor, distorted: Tensor) -> Tensor:

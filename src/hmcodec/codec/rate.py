@@ -92,7 +92,8 @@ class GainUnit(nn.Module):
         super().__init__()
         self.rate = rate
         anchors = torch.tensor(rate.anchors(), dtype=torch.float64)
-        self.register_buffer("log_anchors", anchors.log(), persistent=False)
+        #: log λ_k of the anchors (derived from the config, so not stored in model files).
+        self.log_anchors = [math.log(a) for a in rate.anchors()]
         centre = anchors.log().mean()
         start = (0.5 * (anchors.log() - centre)).float().view(-1, 1).repeat(1, channels)
         self.log_gain = nn.Parameter(start.clone())
@@ -106,8 +107,8 @@ class GainUnit(nn.Module):
 
     def _interpolate(self, table: Tensor, lmbda: float) -> Tensor:
         """Row of ``table`` (log values) at ``lmbda``: linear in log λ (Eq. 8), 1×C×1×1."""
-        position = (math.log(lmbda) - float(self.log_anchors[0])) / (
-            float(self.log_anchors[1] - self.log_anchors[0])
+        position = (math.log(lmbda) - self.log_anchors[0]) / (
+            self.log_anchors[1] - self.log_anchors[0]
         )
         position = min(max(position, 0.0), self.rate.levels - 1.0)
         low = min(int(math.floor(position)), self.rate.levels - 2)

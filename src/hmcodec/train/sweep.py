@@ -66,7 +66,7 @@ def train_sweep(
             first = point_dir
             continue
         shared = {i: first / f"stage{i}-{s.stage}" for i, s in enumerate(point.stages) if i < index}
-        warm = first / f"stage{index}-{point.stages[index].stage}" / "final.pt"
+        warm: Path | None = first / f"stage{index}-{point.stages[index].stage}" / "final.pt"
         if not warm_start:
             warm = None
         models.append(
