@@ -49,21 +49,18 @@ class CodecModule(L.LightningModule):
         super().__init__()
         self.codec = codec
         self.stage = stage
+        refit = getattr(codec.enhancement, "trains_entropy_only", False)  # ``standalone``
         trained: list[nn.Module | None] = {
             "task": [codec.task],
             "base": [
                 m for m in codec.base_modules() if not (stage.freeze_task and m is codec.task)
             ],
             "enhancement": [codec.enhancement.entropy]
-            if getattr(codec.enhancement, "trains_entropy_only", False)
+            if refit
             else [codec.enhancement, codec.secondary_task],
         }[stage.stage]
         trained = [m for m in trained if m is not None]
-        if (
-            stage.stage == "enhancement"
-            and getattr(codec.enhancement, "trains_entropy_only", False)
-            and not stage.enhancement_from
-        ):
+        if stage.stage == "enhancement" and refit and not stage.enhancement_from:
             raise ConfigError(
                 f"method {codec.config.method} re-fits the entropy model of a trained "
                 "conditional layer: give its enhancement stage enhancement_from (that model file)."
@@ -172,8 +169,8 @@ class CodecModule(L.LightningModule):
                 "image_like": x,
             }
         base_gain: GainUnit | None = getattr(self.codec, "base_gain", None)
-        base_lmbda = self._operating_lmbda(base_gain, batch_index, self.stage.lmbda)
         if self.stage.stage == "base":
+            base_lmbda = self._operating_lmbda(base_gain, batch_index, self.stage.lmbda)
             beta = self.stage.beta_at(base_lmbda)
             out = self.codec.forward_base(x, beta=beta, lmbda=base_lmbda)
             task = self.codec.task.loss(out["image_like"], batch)
@@ -190,14 +187,15 @@ class CodecModule(L.LightningModule):
                 values["auxiliary_loss"] = self.codec.auxiliary.loss(out["y_hat"], batch)
                 loss = loss + self.codec.config.auxiliary_alpha * values["auxiliary_loss"]
             return {"loss": loss, **values}
-        if base_gain is None:
-            base_lmbda = None
-        elif self.stage.base_lmbda is not None:
-            base_lmbda = self.stage.base_lmbda
+        # the frozen base's operating point: none (fixed-rate), the stage's, or drawn like λ_e
+        frozen_lmbda: float | None = None
+        if base_gain is not None:
+            frozen_lmbda = self.stage.base_lmbda or self._operating_lmbda(base_gain, batch_index, 0)
         gain = getattr(self.codec.enhancement, "gain", None)
         lmbda = self._operating_lmbda(gain, batch_index, self.stage.lmbda)
         with torch.no_grad():  # the frozen base: its latent only (no likelihoods or syntheses)
-            y_hat_b = self.codec.base_latent(self.codec.base_symbols(x, base_lmbda), base_lmbda)
+            symbols = self.codec.base_symbols(x, frozen_lmbda)
+            y_hat_b = self.codec.base_latent(symbols, frozen_lmbda)
         out = self.codec.forward_enhancement(x, y_hat_b, lmbda)
         bpp = bits_per_pixel(out["likelihoods"], pixels)
         drawn = {"lmbda": torch.tensor(lmbda)} if gain is not None else {}
