@@ -8,7 +8,7 @@ import pytest
 from scipy.interpolate import PchipInterpolator
 
 from hmcodec.errors import ConfigError
-from hmcodec.evaluate.bdrate import METHODS, bd_metric, bd_rate, compare
+from hmcodec.evaluate.bdrate import METHODS, bd_metric, bd_rate, compare, compare_seeds
 from hmcodec.evaluate.results import RDResults
 
 # The example of the bjontegaard README (x265 presets, rates in kbps).
@@ -161,3 +161,42 @@ def test_points_repeated_exactly_count_once() -> None:
     ambiguous = curve("ambiguous", [0.12, *bpp], [psnr[0], *psnr])
     with pytest.raises(ConfigError, match="repeats"):
         bd_rate(curve("a", bpp, psnr), ambiguous)
+
+
+def seeds(name: str, scales: list[float]) -> list[RDResults]:
+    """One curve per seed: the same PSNRs at the rates of ``base`` times each scale."""
+    base = [0.1, 0.2, 0.4, 0.8]
+    return [
+        curve(f"{name}-{i}", [b * s for b in base], [28, 31, 34, 37]) for i, s in enumerate(scales)
+    ]
+
+
+def test_seed_comparison_means_every_pair_and_measures_each_arms_spread() -> None:
+    anchors = seeds("anchor", [1.0, 1.02])
+    tests = seeds("test", [0.8, 0.82])
+    result = compare_seeds(anchors, tests)
+    expected = [100 * (t / a - 1) for a in (1.0, 1.02) for t in (0.8, 0.82)]
+    assert np.allclose(result.pairs, expected, atol=1e-6)
+    assert result.mean == pytest.approx(np.mean(expected), abs=1e-6)
+    assert (result.low, result.high) == pytest.approx((min(expected), max(expected)), abs=1e-6)
+    assert result.anchor_spread == pytest.approx(2.0, abs=1e-6)
+    assert result.test_spread == pytest.approx(2.5, abs=1e-6)
+    assert result.verdict == "test better"
+
+
+def test_a_difference_inside_the_seed_spread_is_no_verdict() -> None:
+    anchors = seeds("anchor", [1.0, 1.10])  # 10 % between the anchor's own seeds
+    tests = seeds("test", [0.97, 0.99])
+    assert compare_seeds(anchors, tests).verdict == "within seed spread"
+    assert compare_seeds(seeds("a", [1.0]), seeds("t", [0.5])).verdict.startswith("no seed")
+    assert compare_seeds(seeds("a", [1.0, 1.01]), seeds("t", [1.3, 1.31])).verdict == "test worse"
+
+
+def test_seed_pairs_without_a_shared_range_are_counted_and_all_undefined_refused() -> None:
+    far = curve("far", [1, 2, 4, 8], [50, 51, 52, 53])
+    result = compare_seeds(seeds("a", [1.0]), [*seeds("t", [0.9]), far])
+    assert result.undefined == 1 and len(result.pairs) == 1
+    with pytest.raises(ConfigError, match="no pair of seeds"):
+        compare_seeds(seeds("a", [1.0]), [far])
+    assert result.test_spread == float("inf")  # the arm's own seeds share no range
+    assert result.verdict == "within seed spread"

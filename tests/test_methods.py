@@ -192,3 +192,19 @@ def test_beta_scales_the_reward_reaching_the_encoder(batch, tiny_codec) -> None:
         assert codec.recon_head[-1].weight.grad.abs().sum() > 0  # the head always learns
     assert grads[0.0] == 0.0
     assert grads[0.1] == pytest.approx(0.1 * grads[1.0], rel=1e-4)
+
+
+def test_conditional_synthesis_decodes_with_the_base_and_conditional_does_not(
+    batch, tiny_codec
+) -> None:
+    """x̂ = g_e([ŷ_e, h_c(ŷ_b)]): with ŷ_e fixed, changing ŷ_b changes the conditional-synthesis
+    output but not the conditional one (whose synthesis sees ŷ_e only)."""
+    x = batch["image"][:1]
+    for method, depends in (("conditional-synthesis", True), ("conditional", False)):
+        torch.manual_seed(0)
+        codec = build_codec(tiny_codec | {"method": method}).eval()
+        with torch.no_grad():
+            y_b = torch.round(codec.base_analysis(x))
+            out = codec.enhancement.forward(x, y_b)
+            moved = codec.enhancement._output(out["y_hat"], y_b + 3.0)
+        assert (not torch.allclose(moved, out["output"], atol=1e-4)) is depends, method

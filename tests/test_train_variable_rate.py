@@ -127,3 +127,26 @@ def test_standalone_needs_the_trained_conditional_layer(tmp_path, tiny_training)
     config = load_config("demo", [*tiny_training, "model.method=standalone", stages])
     with pytest.raises(ConfigError, match="give its enhancement stage enhancement_from"):
         train(config, tmp_path / "run", progress=False)
+
+
+def test_a_base_stage_can_hold_a_variable_rate_base_at_base_lmbda_and_a_later_stage_trains_on(
+    tmp_path, tiny_training, monkeypatch
+):
+    """An image-codec start at one λ_b, then the whole range: two base stages in one run. The
+    second also proves that the first's final validation (with CompressAI's masked convolution
+    of the context model) leaves weights a later stage can train."""
+    lambdas = _Lambdas()
+    lambdas.wrap(monkeypatch)
+    stages = (
+        "stages=[{stage: base, lmbda: 1.0, base_lmbda: 1.0, beta: 1.0, lr: 2.0e-3, max_steps: 4},"
+        " {stage: base, lmbda: 4.0, lr: 2.0e-3, max_steps: 4}]"
+    )
+    config = load_config(
+        "demo", [*tiny_training, BOTH_RANGES, stages, "trainer.val_check_interval=3"]
+    )
+    model = load_model(train(config, tmp_path / "run", progress=False))
+    held, drawn = lambdas.train[:4], lambdas.train[4:]
+    assert held == [1.0] * 4
+    assert len(set(drawn)) == 4 and all(1.0 <= v <= 8.0 for v in drawn)
+    context = model.codec.base_entropy.context.weight
+    assert not context.is_inference()

@@ -261,3 +261,24 @@ def test_eval_sweeps_a_variable_rate_model_in_one_call(vr_model, tmp_path) -> No
     )
     chosen = evaluate_models([tmp_path / "vr.ckpt"], spec, qualities=[0.0, 1.0])
     assert [p["lmbda"]["base"] for p in chosen.provenance] == pytest.approx([1.0, 16.0])
+
+
+def test_an_evaluation_holds_the_base_at_the_lambda_its_enhancement_trained_on(vr_model):
+    """A model whose enhancement stage fixed ``base_lmbda`` is swept along λ_e only; an
+    explicit base λ overrides it, and one outside the range is one sentence."""
+    from hmcodec.checkpoint import LoadedModel
+    from hmcodec.evaluate.learned import operating_points
+
+    stages = [{"stage": "base"}, {"stage": "enhancement", "base_lmbda": 2.0}]
+    held = LoadedModel(vr_model.codec, vr_model.fingerprint, {"config": {"stages": stages}})
+    ranges = vr_model.codec.rate_ranges()
+    sweep = operating_points(held)
+    assert [p[BASE] for p in sweep] == [2.0] * ranges[ENHANCEMENT].levels
+    assert [p[ENHANCEMENT] for p in sweep] == pytest.approx(ranges[ENHANCEMENT].anchors())
+    # without a held base both layers move together
+    free = operating_points(vr_model)
+    assert len({p[BASE] for p in free}) == len(free) > 1
+    assert {p[BASE] for p in operating_points(vr_model, base_lmbda=3.0)} == {3.0}
+    with pytest.raises(ConfigError) as error:
+        operating_points(vr_model, base_lmbda=1e6)
+    assert_one_sentence(str(error.value))

@@ -171,9 +171,12 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     Python objects. A missing, truncated, bit-flipped or foreign file (another PyTorch file, a
     bare state dict, a Lightning checkpoint), a model file of an unknown version or architecture,
     weights that do not fit the architecture the file declares, and weights that do not match
-    the file's fingerprint are each refused with one sentence naming the file.
+    the file's fingerprint are each refused with one sentence naming the file. ``path`` may be
+    a reference model's name (:mod:`hmcodec.zoo`, ``hmcodec models``).
     """
-    path = Path(path)
+    from hmcodec.zoo import resolve  # a reference model's name stands for its shipped file
+
+    path = resolve(path)
     if path.is_dir():
         raise ModelError(f"model file {path} is a folder, not a file.")
     if not path.is_file():

@@ -7,6 +7,7 @@ sentence on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import shlex
@@ -181,6 +182,29 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    from hmcodec import zoo
+
+    if args.json:
+        entries = [
+            {
+                "name": w.name,
+                "file": str(w.path),
+                "sha256": w.sha256,
+                "description": w.description,
+                **w.meta,
+            }
+            for w in (zoo.manifest()[n] for n in zoo.names())
+        ]
+        print(json.dumps(entries, indent=2))
+        return 0
+    if not zoo.names():
+        print("this installation of hmcodec ships no reference models.")
+        return 0
+    print(zoo.table())
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from hmcodec.bitstream import FORMAT_VERSION, read_stream
 
@@ -253,7 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("encode", help="encode an image into a layered .hmc stream")
-    p.add_argument("model", type=Path, help="model file (model.ckpt)")
+    p.add_argument(
+        "model",
+        type=Path,
+        help="model file (model.ckpt) or a reference model's name (hmcodec models)",
+    )
     p.add_argument("image", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="stream file (.hmc)")
     point = p.add_mutually_exclusive_group()
@@ -281,6 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output prefix")
     _add_size_limits(p)
     p.set_defaults(func=_cmd_decode)
+
+    p = sub.add_parser(
+        "models",
+        help="the reference models that ship with hmcodec (usable by name as MODEL)",
+        description="List the shipped reference models: each name can be given wherever a "
+        "model file is asked for (hmcodec encode camvid-segmentation photo.png -o photo.hmc).",
+    )
+    p.add_argument("--json", action="store_true", help="the manifest as JSON")
+    p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("info", help="layers, bytes and bpp of a stream")
     p.add_argument("stream", type=Path)

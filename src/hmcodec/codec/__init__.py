@@ -1,5 +1,6 @@
 """Scalable codecs, their enhancement methods and the public encode/decode."""
 
+from hmcodec.codec import conditional_synthesis  # noqa: F401  (registers its method)
 from hmcodec.codec.methods import ENHANCEMENTS
 from hmcodec.codec.scalable import CodecConfig, ScalableCodec
 

@@ -8,7 +8,7 @@ builds one. Every builder accepts the augmentation keywords of ``transforms.buil
 
 Names: ``shapesworld`` (synthetic, exact segmentation/depth/boxes), ``coco`` (detection, VOC
 segmentation), ``camvid`` and ``cityscapes`` (segmentation; Cityscapes depth), ``folder`` and
-``kodak`` (reconstruction only).
+``kodak`` (reconstruction only), ``mixture`` (the images of several datasets).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from hmcodec.data.camvid import CamVid
 from hmcodec.data.cityscapes import Cityscapes
 from hmcodec.data.coco import CocoDataset
 from hmcodec.data.folder import ImageFolder, Kodak
+from hmcodec.data.mixture import Mixture
 from hmcodec.data.schema import IGNORE_INDEX, check_sample, collate
 from hmcodec.data.shapesworld import ShapesWorld
 from hmcodec.data.transforms import build_transforms
@@ -65,6 +66,14 @@ for _name, _cls in [
     ("kodak", Kodak),
 ]:
     DATASETS.register(_name)(_augmented(_cls))
+
+
+@DATASETS.register("mixture")
+def _mixture(parts: list[dict[str, Any]]) -> Dataset:
+    """``{name: mixture, parts: [spec, spec, ...]}``: the parts' images in one dataset."""
+    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+        raise ConfigError("a mixture dataset's parts must be a list of dataset specs.")
+    return Mixture([build_dataset(part) for part in parts])
 
 
 def build_dataset(spec: dict[str, Any]) -> Dataset:

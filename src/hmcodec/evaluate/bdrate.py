@@ -191,3 +191,95 @@ def _call(
             min_overlap=0,
         )
     return float(value)
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    """BD-rate of several seeds of ``test`` against several seeds of ``anchor``.
+
+    ``pairs`` holds every (anchor seed, test seed) BD-rate that is defined; ``anchor_spread``
+    and ``test_spread`` are the largest |BD-rate| of an arm's later seeds against its first
+    (NaN with one seed), the noise floor a difference between the arms must clear.
+    """
+
+    metric: str
+    method: str
+    pairs: tuple[float, ...]
+    undefined: int
+    anchor_spread: float
+    test_spread: float
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.pairs))
+
+    @property
+    def low(self) -> float:
+        return float(np.min(self.pairs))
+
+    @property
+    def high(self) -> float:
+        return float(np.max(self.pairs))
+
+    @property
+    def spread(self) -> float:
+        """The seed-to-seed noise: the larger of the two arms' spreads (NaN if unknown)."""
+        spreads = [s for s in (self.anchor_spread, self.test_spread) if not math.isnan(s)]
+        return max(spreads) if spreads else math.nan
+
+    @property
+    def verdict(self) -> str:
+        """``test better`` / ``test worse`` when every pair agrees in sign and the mean clears
+        the seed spread; ``within seed spread`` otherwise; ``no seed spread`` with one seed."""
+        if math.isnan(self.spread):
+            return "no seed spread (one seed per arm)"
+        if self.low < 0 < self.high or abs(self.mean) <= self.spread:
+            return "within seed spread"
+        return "test better" if self.mean < 0 else "test worse"
+
+
+def seed_spread(
+    curves: Sequence[RDResults], metric: str, method: str = DEFAULT_METHOD, rate: str = RATE
+) -> float:
+    """The largest |BD-rate| of ``curves[1:]`` against ``curves[0]`` (seeds of one arm); NaN
+    with one curve, infinite where a seed's curve shares no range with the first."""
+    values = []
+    for other in curves[1:]:
+        try:
+            values.append(abs(bd_rate(curves[0], other, metric, method, rate)))
+        except ConfigError:
+            values.append(math.inf)
+    return max(values) if values else math.nan
+
+
+def compare_seeds(
+    anchors: Sequence[RDResults],
+    tests: Sequence[RDResults],
+    metric: str = "psnr-rgb",
+    method: str = DEFAULT_METHOD,
+    rate: str = RATE,
+) -> SeedComparison:
+    """BD-rate of every test seed against every anchor seed, with each arm's seed spread.
+
+    Raises ``ConfigError`` when no pair has a shared range; pairs without one are counted in
+    ``undefined``.
+    """
+    if not anchors or not tests:
+        raise ConfigError("give at least one results file per arm.")
+    pairs, undefined, reason = [], 0, ""
+    for anchor in anchors:
+        for test in tests:
+            try:
+                pairs.append(bd_rate(anchor, test, metric, method, rate))
+            except ConfigError as error:
+                undefined, reason = undefined + 1, str(error)
+    if not pairs:
+        raise ConfigError(f"no pair of seeds has a BD-rate: {reason}")
+    return SeedComparison(
+        metric=canonical_metric(metric),
+        method=method,
+        pairs=tuple(pairs),
+        undefined=undefined,
+        anchor_spread=seed_spread(anchors, metric, method, rate),
+        test_spread=seed_spread(tests, metric, method, rate),
+    )

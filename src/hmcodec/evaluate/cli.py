@@ -30,12 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bdrate``, ``plot`` and ``baselines`` subcommands."""
     p = subparsers.add_parser(
         "bdrate",
-        help="BD-rate and BD-metric of one RD results file against another",
+        help="BD-rate and BD-metric of one RD results file against another (or of seeds)",
         description="Print BD-rate (%) and BD-metric of TEST against ANCHOR with a piecewise "
-        "cubic method and with the VCEG-M33 cubic polynomial.",
+        "cubic method and with the VCEG-M33 cubic polynomial. Give an arm as several results "
+        "files joined by commas (one per seed) to get the mean BD-rate over every pair of "
+        "seeds, its range, each arm's seed spread and a verdict.",
     )
-    p.add_argument("anchor", type=Path, help="anchor results JSON (ours or CompressAI's)")
-    p.add_argument("test", type=Path, help="test results JSON")
+    p.add_argument(
+        "anchor",
+        type=path_list,
+        help="anchor results JSON (ours or CompressAI's), or SEED0,SEED1,...",
+    )
+    p.add_argument("test", type=path_list, help="test results JSON, or SEED0,SEED1,...")
+    p.add_argument("--json", type=Path, dest="json_output", help="also write the figures as JSON")
     p.add_argument("--metric", default="psnr-rgb", help="quality metric (default: psnr-rgb)")
     p.add_argument(
         "--rate",
@@ -109,15 +116,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_baselines)
 
 
+def path_list(text: str) -> list[Path]:
+    """``a.json`` or ``a_seed0.json,a_seed1.json``: the results files of one arm."""
+    paths = [Path(part) for part in text.split(",") if part]
+    if not paths:
+        raise argparse.ArgumentTypeError("give at least one results file")
+    return paths
+
+
 def run_bdrate(args: argparse.Namespace) -> int:
     from hmcodec.evaluate.bdrate import compare
     from hmcodec.evaluate.results import RDResults
 
-    anchor, test = RDResults.load(args.anchor), RDResults.load(args.test)
+    if len(args.anchor) > 1 or len(args.test) > 1:
+        return _bdrate_seeds(args)
+    anchor, test = RDResults.load(args.anchor[0]), RDResults.load(args.test[0])
     methods = list(dict.fromkeys([args.method, "cubic"]))
     results = compare(anchor, test, args.metric, methods, args.rate)
-    print(f"anchor: {anchor.name} ({args.anchor})")
-    print(f"test:   {test.name} ({args.test})")
+    if args.json_output is not None:
+        first = results[0]
+        _write_json(
+            args.json_output,
+            {
+                "anchor": anchor.name,
+                "test": test.name,
+                "metric": first.metric,
+                "method": first.method,
+                "bd_rate": first.bd_rate,
+                "bd_metric": first.bd_metric,
+                "shared_range": first.overlap,
+            },
+        )
+    print(f"anchor: {anchor.name} ({args.anchor[0]})")
+    print(f"test:   {test.name} ({args.test[0]})")
     print(f"metric: {results[0].metric}, shared metric range {results[0].overlap:.0%}")
     if args.rate != "bpp":
         print(f"rate:   {args.rate}")
@@ -131,6 +162,60 @@ def run_bdrate(args: argparse.Namespace) -> int:
             f"BD-{r.metric} {r.bd_metric:+.4f}"
         )
     return 0
+
+
+def _bdrate_seeds(args: argparse.Namespace) -> int:
+    """``hmcodec bdrate`` with several seeds per arm: mean, range, spreads and the verdict."""
+    from hmcodec.evaluate.bdrate import compare_seeds
+    from hmcodec.evaluate.results import RDResults
+
+    anchors = [RDResults.load(path) for path in args.anchor]
+    tests = [RDResults.load(path) for path in args.test]
+    result = compare_seeds(anchors, tests, args.metric, args.method, args.rate)
+    print(f"anchor: {anchors[0].name} ({len(anchors)} seed(s): {', '.join(map(str, args.anchor))})")
+    print(f"test:   {tests[0].name} ({len(tests)} seed(s): {', '.join(map(str, args.test))})")
+    print(
+        f"metric: {result.metric}, {result.method}"
+        + (f", rate {args.rate}" if args.rate != "bpp" else "")
+    )
+    undefined = f"; {result.undefined} pair(s) share no range" if result.undefined else ""
+    print(
+        f"  BD-rate {result.mean:+.2f} % (mean of {len(result.pairs)} seed pair(s){undefined}; "
+        f"range {result.low:+.2f} … {result.high:+.2f} %)"
+    )
+    print(f"  seed spread: anchor ±{result.anchor_spread:.2f} %, test ±{result.test_spread:.2f} %")
+    print(f"  verdict: {result.verdict}")
+    if args.json_output is not None:
+        _write_json(
+            args.json_output,
+            {
+                "anchor": anchors[0].name,
+                "test": tests[0].name,
+                "metric": result.metric,
+                "method": result.method,
+                "rate": args.rate,
+                "bd_rate_mean": result.mean,
+                "bd_rate_low": result.low,
+                "bd_rate_high": result.high,
+                "pairs": list(result.pairs),
+                "undefined_pairs": result.undefined,
+                "anchor_spread": result.anchor_spread,
+                "test_spread": result.test_spread,
+                "verdict": result.verdict,
+                "anchor_files": [str(p) for p in args.anchor],
+                "test_files": [str(p) for p in args.test],
+            },
+        )
+    return 0
+
+
+def _write_json(path: Path, value: dict[str, object]) -> None:
+    import json
+
+    from hmcodec.files import atomic_write
+
+    text = json.dumps(value, indent=2, allow_nan=True) + "\n"
+    atomic_write(path, lambda target: target.write_text(text))
 
 
 def run_plot(args: argparse.Namespace) -> int:

@@ -49,6 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "default: one per gain anchor",
     )
     p.add_argument(
+        "--base-lmbda",
+        type=float,
+        metavar="L",
+        help="hold a variable-rate base at λ_b = L while the enhancement sweeps (default: the "
+        "λ_b its enhancement stage trained on, where the stage fixed one)",
+    )
+    p.add_argument(
         "--threads",
         type=whole_number(1),
         default=1,
@@ -118,6 +125,7 @@ def run_eval(args: argparse.Namespace) -> int:
             command=command_line(args),
             progress=not args.no_progress,
             qualities=args.qualities,
+            base_lmbda=args.base_lmbda,
         )
     finally:
         torch.set_num_threads(previous)

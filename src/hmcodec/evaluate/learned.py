@@ -297,18 +297,46 @@ def point_provenance(
     } | ({"lmbda": operating} if operating else {})
 
 
+def trained_base_lmbda(model: LoadedModel) -> float | None:
+    """The λ_b a variable-rate base was held at while the model's enhancement layer trained (the
+    last enhancement stage's ``base_lmbda`` in the provenance), or None."""
+    stages = model.provenance.get("config", {}).get("stages", [])
+    held = [s.get("base_lmbda") for s in stages if s.get("stage") == "enhancement"]
+    return float(held[-1]) if held and held[-1] is not None else None
+
+
 def operating_points(
-    model: LoadedModel, qualities: Sequence[float] | None = None
+    model: LoadedModel,
+    qualities: Sequence[float] | None = None,
+    base_lmbda: float | None = None,
 ) -> list[dict[int, float]]:
     """The operating points an evaluation sweeps: ``[{}]`` for a fixed-rate model; for a
-    variable-rate one each quality of ``qualities`` (default: one per gain anchor)."""
+    variable-rate one each quality of ``qualities`` (default: one per gain anchor). A
+    variable-rate base is held at ``base_lmbda`` (default: :func:`trained_base_lmbda`) while the
+    enhancement sweeps; a model whose only variable-rate layer is a held base has one point."""
     ranges = model.codec.rate_ranges()
     if not ranges:
         return [{}]
+    held = trained_base_lmbda(model) if base_lmbda is None else base_lmbda
+    if held is not None and 0 in ranges:
+        try:
+            held = ranges[0].check(held, LAYER_NAMES[0])
+        except ValueError as error:
+            raise ConfigError(f"{model.name}: {error}.") from None
+    else:
+        held = None
+    sweeping = [rate for index, rate in ranges.items() if not (index == 0 and held is not None)]
     if qualities is None:
-        levels = max(rate.levels for rate in ranges.values())
-        qualities = [k / (levels - 1) for k in range(levels)]
-    return [operating_point(model.codec, quality=q) for q in qualities]
+        levels = max((rate.levels for rate in sweeping), default=1)
+        qualities = [k / (levels - 1) for k in range(levels)] if levels > 1 else [0.5]
+    points = []
+    for quality in qualities:
+        point = operating_point(model.codec, quality=quality)
+        if held is not None:
+            point[0] = held
+        if point not in points:
+            points.append(point)
+    return points
 
 
 def default_name(models: Sequence[LoadedModel], layers: str) -> str:
@@ -327,10 +355,12 @@ def evaluate_models(
     command: str = "",
     progress: bool = False,
     qualities: Sequence[float] | None = None,
+    base_lmbda: float | None = None,
 ) -> RDResults:
     """One RD point per model on the dataset ``dataset`` (a ``build_dataset`` spec), and per
     operating point of a variable-rate model: ``qualities`` in [0, 1] (:func:`operating_point`),
-    by default its gain anchors (quality k / (levels − 1))."""
+    by default its gain anchors (quality k / (levels − 1)), with a variable-rate base held at
+    ``base_lmbda`` (:func:`operating_points`)."""
     if not models:
         raise ConfigError("give at least one model to evaluate.")
     loaded = [m if isinstance(m, LoadedModel) else load_model(m) for m in models]
@@ -339,7 +369,7 @@ def evaluate_models(
         raise ConfigError(f"dataset {dataset} holds no images.")
     curve = RDResults(name or default_name(loaded, layers))
     for model in loaded:
-        for lmbdas in operating_points(model, qualities):
+        for lmbdas in operating_points(model, qualities, base_lmbda):
             evaluation = evaluate_model(
                 model, data, progress, layers, max_images, per_image_task=per_image, lmbdas=lmbdas
             )

@@ -170,7 +170,10 @@ class CodecModule(L.LightningModule):
             }
         base_gain: GainUnit | None = getattr(self.codec, "base_gain", None)
         if self.stage.stage == "base":
-            base_lmbda = self._operating_lmbda(base_gain, batch_index, self.stage.lmbda)
+            # a variable-rate base trains over its range, or at the ``base_lmbda`` a stage fixes
+            base_lmbda = self.stage.base_lmbda or self._operating_lmbda(
+                base_gain, batch_index, self.stage.lmbda
+            )
             beta = self.stage.beta_at(base_lmbda)
             out = self.codec.forward_base(x, beta=beta, lmbda=base_lmbda)
             task = self.codec.task.loss(out["image_like"], batch)

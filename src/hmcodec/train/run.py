@@ -228,6 +228,9 @@ def _trainer(
         enable_progress_bar=progress and settings.progress_bar,
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        # validation under no_grad, not inference mode: CompressAI's MaskedConv2d re-assigns its
+        # weight in forward, which inference mode would turn into a tensor no later stage can train
+        inference_mode=False,
     )
 
 

@@ -1,0 +1,264 @@
+"""Verdicts of experiments 1–3 (issue 13) from the seeds that ``beta.sh`` and ``methods.sh`` wrote.
+
+Every comparison is ``hmcodec bdrate`` over seeds (:func:`compare_seeds`): the mean BD-rate over
+every pair of seeds, its range, each arm's seed spread, and the verdict against the paper's
+claim: "holds" (beyond the seed spread, in the paper's direction), "does not hold" (beyond it,
+the other way) or "within seed spread". Base re-use against simulcast comes from
+``hmcodec scalable-analysis`` per seed. Writes ``findings.md`` and ``findings.json`` here and
+the RD plots; comparisons whose runs have not landed yet are listed as such, so the script can
+run at any point of a campaign. Run from the repository root:
+    python results/shapesworld/findings/analyse.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from hmcodec.errors import ConfigError
+from hmcodec.evaluate.bdrate import compare_seeds
+from hmcodec.evaluate.plot import write_report
+from hmcodec.evaluate.results import RDResults
+from hmcodec.evaluate.scalable import analyse
+
+HERE = Path(__file__).resolve().parent
+SEEDS = (0, 1)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    experiment: str
+    finding: str
+    paper: str
+    anchor: str  # results stem, "_seed<k>.json" appended
+    test: str
+    metric: str = "psnr-rgb"
+    #: the paper's direction: -1 the test needs fewer bits, +1 more, 0 "about equal".
+    claim: int = -1
+    rate: str = "bpp"
+
+
+COMPARISONS = [
+    Comparison(
+        "1",
+        "β = 0.1 vs β = 0: base task (depth RMSE)",
+        "−75 % (Cityscapes depth)",
+        "base_beta0",
+        "base_beta0.1",
+        "rmse",
+    ),
+    Comparison(
+        "1",
+        "β = 0.1 vs β = 0: reconstruction from the base, g_a(ŷ_b)",
+        "(motivation)",
+        "base_beta0",
+        "base_beta0.1",
+        "psnr_base_direct",
+    ),
+    Comparison(
+        "1",
+        "β = 0.1 vs β = 0: scalable reconstruction (conditional layer)",
+        "−22 % (Cityscapes depth)",
+        "conditional_beta0",
+        "conditional_beta0.1",
+    ),
+    Comparison(
+        "2",
+        "depth base → segmentation layer, β = 0.1 vs β = 0",
+        "−26 %",
+        "segmentation_beta0",
+        "segmentation_beta0.1",
+        "enhancement_miou",
+    ),
+    Comparison(
+        "3",
+        "residual vs conditional",
+        "≈ 0 (conditional ≈ residual)",
+        "conditional",
+        "residual",
+        claim=0,
+    ),
+    Comparison(
+        "3",
+        'grouped ("enhanced") entropy model vs serial context, conditional',
+        "< 0 (the improved entropy model)",
+        "conditional",
+        "grouped",
+    ),
+    Comparison(
+        "3",
+        "conditional vs paper 002's standalone (upper baseline)",
+        "> 0 (scalable costs more than the layer alone)",
+        "standalone",
+        "conditional",
+        claim=1,
+    ),
+    Comparison(
+        "3+",
+        "conditional-synthesis vs conditional",
+        "(beyond the papers: ≤ 0)",
+        "conditional",
+        "conditional-synthesis",
+    ),
+    Comparison(
+        "3+",
+        "conditional-synthesis vs residual",
+        "(theory: ≤ 0)",
+        "residual",
+        "conditional-synthesis",
+    ),
+]
+
+
+def seeds(stem: str) -> list[Path]:
+    return [
+        HERE / f"{stem}_seed{s}.json" for s in SEEDS if (HERE / f"{stem}_seed{s}.json").is_file()
+    ]
+
+
+def verdict(mean: float, low: float, high: float, spread: float, claim: int) -> str:
+    if math.isnan(spread):
+        return "one seed: no verdict"
+    beyond = not (low < 0 < high) and abs(mean) > spread
+    if claim == 0:
+        return "holds (within seed spread)" if not beyond else "does not hold"
+    if not beyond:
+        return "within seed spread"
+    return "holds" if (mean < 0) == (claim < 0) else "does not hold"
+
+
+def fmt(value: float) -> str:
+    return "∞" if math.isinf(value) else f"{value:.1f}"
+
+
+def main() -> int:
+    rows, records = [], []
+    for c in COMPARISONS:
+        anchors, tests = seeds(c.anchor), seeds(c.test)
+        if not anchors or not tests:
+            rows.append(f"| {c.experiment} | {c.finding} | {c.paper} | not run yet | | |")
+            continue
+        try:
+            r = compare_seeds(
+                [RDResults.load(p) for p in anchors],
+                [RDResults.load(p) for p in tests],
+                c.metric,
+                rate=c.rate,
+            )
+        except ConfigError as error:
+            rows.append(f"| {c.experiment} | {c.finding} | {c.paper} | undefined: {error} | | |")
+            continue
+        v = verdict(r.mean, r.low, r.high, r.spread, c.claim)
+        pairs = f"{len(r.pairs)} pairs" + (f", {r.undefined} undefined" if r.undefined else "")
+        rows.append(
+            f"| {c.experiment} | {c.finding} | {c.paper} | **{r.mean:+.1f} %** "
+            f"({r.low:+.1f} … {r.high:+.1f}; {pairs}) | ±{fmt(r.anchor_spread)} / "
+            f"±{fmt(r.test_spread)} % | {v} |"
+        )
+        records.append(
+            {
+                "comparison": c.__dict__,
+                "bd_rate_mean": r.mean,
+                "bd_rate_low": r.low,
+                "bd_rate_high": r.high,
+                "pairs": list(r.pairs),
+                "undefined_pairs": r.undefined,
+                "anchor_spread": r.anchor_spread,
+                "test_spread": r.test_spread,
+                "verdict": v,
+                "anchor_files": [p.name for p in anchors],
+                "test_files": [p.name for p in tests],
+            }
+        )
+    reuse = []
+    for scalable, standalone, label in (
+        ("conditional", "independent", "conditional over the segmentation base"),
+        ("conditional", "standalone", "conditional against paper 002's standalone"),
+        (
+            "conditional-synthesis",
+            "independent",
+            "conditional-synthesis over the segmentation base",
+        ),
+        ("residual", "independent", "residual over the segmentation base"),
+        ("conditional_beta0.1", "independent", "conditional over the β = 0.1 depth base"),
+    ):
+        for seed in SEEDS:
+            a, b = HERE / f"{scalable}_seed{seed}.json", HERE / f"{standalone}_seed{seed}.json"
+            if not (a.is_file() and b.is_file()):
+                continue
+            try:
+                result = analyse(RDResults.load(a), RDResults.load(b))
+            except ConfigError as error:
+                reuse.append(f"| {label} | {seed} | undefined: {error} | |")
+                continue
+            lower = result.bd_lower[0].bd_rate if result.bd_lower else math.nan
+            reuse.append(
+                f"| {label} ({standalone}) | {seed} | {lower:+.1f} % | {result.reuse_mean:.1%} |"
+            )
+            records.append(
+                {
+                    "reuse": label,
+                    "standalone": standalone,
+                    "seed": seed,
+                    "bd_vs_simulcast": lower,
+                    "reuse_mean": result.reuse_mean,
+                }
+            )
+    text = [
+        "# Findings with variable-rate layers and two seeds (ShapesWorld, CPU scale)",
+        "",
+        "Written by `python results/shapesworld/findings/analyse.py` from the results of",
+        "`beta.sh` and `methods.sh`. BD-rate of the test arm against the anchor arm, PCHIP, mean",
+        "over every pair of seeds (range in brackets); seed spread: the largest |BD-rate| of an",
+        "arm's second seed against its first (anchor / test). A verdict needs every pair on one",
+        "side of zero and the mean beyond both spreads.",
+        "",
+        "| # | finding (test vs anchor) | paper | BD-rate, mean (range) | seed spread | verdict |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Against simulcast (the independent layer plus the base) and base re-use, per seed",
+        "(`hmcodec scalable-analysis`):",
+        "",
+        "| scalable stream | seed | BD-rate vs simulcast | base rate re-used |",
+        "|---|---|---|---|",
+        *reuse,
+        "",
+    ]
+    (HERE / "findings.md").write_text("\n".join(text))
+    (HERE / "findings.json").write_text(json.dumps(records, indent=2, allow_nan=True) + "\n")
+    plots = {
+        "beta_base_rd": (["base_beta0.1", "base_beta0"], ["rmse", "psnr_base_direct"]),
+        "beta_scalable_rd": (
+            ["conditional_beta0.1", "conditional_beta0", "independent"],
+            ["psnr-rgb"],
+        ),
+        "beta_segmentation_rd": (
+            ["segmentation_beta0.1", "segmentation_beta0"],
+            ["enhancement_miou"],
+        ),
+        "methods_rd": (
+            [
+                "conditional",
+                "residual",
+                "grouped",
+                "conditional-synthesis",
+                "standalone",
+                "independent",
+            ],
+            ["psnr-rgb"],
+        ),
+    }
+    for name, (stems, metrics) in plots.items():
+        curves = [RDResults.load(p) for stem in stems for p in seeds(stem)]
+        if len(curves) >= 2:
+            write_report(curves, HERE / name, None, metrics, f"ShapesWorld 64×64: {name}")
+    print("\n".join(text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
