@@ -14,6 +14,7 @@ from hmcodec.codec.methods import ENHANCEMENTS
 from hmcodec.codec.scalable import BASE, ENHANCEMENT, build_codec, pad_to_stride
 from hmcodec.data import build_dataset, collate
 from hmcodec.entropy import ENTROPY_MODELS
+from hmcodec.errors import ConfigError
 from hmcodec.train.config import StageConfig
 from hmcodec.train.module import CodecModule
 
@@ -208,3 +209,13 @@ def test_conditional_synthesis_decodes_with_the_base_and_conditional_does_not(
             out = codec.enhancement.forward(x, y_b)
             moved = codec.enhancement._output(out["y_hat"], y_b + 3.0)
         assert (not torch.allclose(moved, out["output"], atol=1e-4)) is depends, method
+
+
+def test_the_enhancement_layer_can_have_wider_transforms_than_the_base(tiny_codec) -> None:
+    narrow = build_codec(tiny_codec)
+    wide = build_codec(tiny_codec | {"enhancement_transform": {"width": 40, "blocks": 1}})
+    assert wide.enhancement.analysis[0].out_channels == 40
+    assert narrow.enhancement.analysis[0].out_channels == narrow.base_analysis[0].out_channels
+    assert wide.base_analysis[0].out_channels == narrow.base_analysis[0].out_channels
+    with pytest.raises(ConfigError, match="unknown transform preset 'huge'"):
+        build_codec(tiny_codec | {"enhancement_transform": "huge"})

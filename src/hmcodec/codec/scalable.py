@@ -53,6 +53,8 @@ class CodecConfig:
     """Architecture of a scalable codec; stored in every checkpoint (DESIGN.md §3)."""
 
     transform: str | dict[str, int] = "small"
+    #: the enhancement layer's transforms, where they differ from the base's (None: the same).
+    enhancement_transform: str | dict[str, int] | None = None
     base_channels: int = 32
     enhancement_channels: int = 64
     side_channels: int = 32
@@ -90,6 +92,7 @@ class CodecConfig:
         register_architectures()
         ARCHITECTURES.get(self.architecture)
         self.transform_size()
+        self.transform_size("enhancement")
         ENHANCEMENTS.get(self.method)
         ENTROPY_MODELS.get(self.base_entropy)
         ENTROPY_MODELS.get(self.enhancement_entropy)
@@ -115,14 +118,17 @@ class CodecConfig:
                 "the model's task needs a name, e.g. task: {name: segmentation-tiny}."
             )
 
-    def transform_size(self) -> TransformSize:
-        if isinstance(self.transform, dict):
-            return TransformSize(**self.transform)
-        if self.transform not in PRESETS:
-            raise ConfigError(
-                f"unknown transform preset {self.transform!r}; known: {', '.join(PRESETS)}."
-            )
-        return PRESETS[self.transform]
+    def transform_size(self, layer: str = "base") -> TransformSize:
+        """The transforms of ``layer``: ``transform``, or for the enhancement layer
+        ``enhancement_transform`` where set (a preset name or ``{width, blocks}``)."""
+        chosen = self.transform
+        if layer == "enhancement" and self.enhancement_transform is not None:
+            chosen = self.enhancement_transform
+        if isinstance(chosen, dict):
+            return TransformSize(**chosen)
+        if chosen not in PRESETS:
+            raise ConfigError(f"unknown transform preset {chosen!r}; known: {', '.join(PRESETS)}.")
+        return PRESETS[chosen]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,7 +189,7 @@ class ScalableCodec(nn.Module):
             config.method,
             base_channels=config.base_channels,
             channels=config.enhancement_channels,
-            size=size,
+            size=config.transform_size("enhancement"),
             entropy=config.enhancement_entropy,
             side_channels=config.side_channels,
             quantizer=config.quantizer,

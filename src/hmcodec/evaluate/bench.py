@@ -242,9 +242,9 @@ def reference_coders(models: Sequence[LoadedModel], latent_gain: float = 1.0) ->
     sizes: dict[tuple[int, int], None] = {}
     for model in models:
         config = model.codec.config
-        width = config.transform_size().width
-        sizes[(width, config.base_channels)] = None
+        sizes[(config.transform_size().width, config.base_channels)] = None
         if model.codec.enhancement.has_layer:
+            width = config.transform_size("enhancement").width
             sizes[(width, config.enhancement_channels)] = None
     return [compressai_coder(kind, n, m, latent_gain) for n, m in sizes for kind in REFERENCES]
 
