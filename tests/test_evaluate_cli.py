@@ -65,6 +65,27 @@ def test_bdrate_on_another_rate_axis_and_with_three_points(
     assert "cubic (VCEG-M33)  BD-rate      n/a" in out  # 3 points: PCHIP only
 
 
+def test_bdrate_over_seeds_reports_mean_range_spread_and_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bpp, psnr = [0.1, 0.2, 0.4, 0.8], [27.0, 29.0, 31.5, 34.0]
+    files = {}
+    for name, scale in (("a0", 1.0), ("a1", 1.01), ("t0", 0.8), ("t1", 0.82)):
+        curve = RDResults(name, results={"bpp": [x * scale for x in bpp], "psnr-rgb": psnr})
+        files[name] = curve.save(tmp_path / f"{name}.json")
+    anchors, tests = f"{files['a0']},{files['a1']}", f"{files['t0']},{files['t1']}"
+    summary = tmp_path / "summary.json"
+    assert run(["bdrate", anchors, tests, "--json", str(summary)]) == 0
+    out = capsys.readouterr().out
+    assert "mean of 4 seed pair(s)" in out and "verdict: test better" in out
+    assert "seed spread: anchor ±1.00 %, test ±2.50 %" in out
+    figures = json.loads(summary.read_text())
+    expected = [100 * (t / a - 1) for a in (1.0, 1.01) for t in (0.8, 0.82)]
+    assert figures["bd_rate_mean"] == pytest.approx(np.mean(expected), abs=1e-6)
+    assert figures["shared_range"] == pytest.approx(1.0)
+    assert figures["anchor_files"] == [str(files["a0"]), str(files["a1"])]
+
+
 def test_plot_writes_three_files(two_curves: tuple[Path, Path], tmp_path: Path) -> None:
     assert run(["plot", *map(str, two_curves), "-o", str(tmp_path / "rd"), "--anchor", "b"]) == 0
     assert all((tmp_path / f"rd.{ext}").stat().st_size > 0 for ext in ("png", "svg", "md"))

@@ -219,3 +219,31 @@ def test_the_enhancement_layer_can_have_wider_transforms_than_the_base(tiny_code
     assert wide.base_analysis[0].out_channels == narrow.base_analysis[0].out_channels
     with pytest.raises(ConfigError, match="unknown transform preset 'huge'"):
         build_codec(tiny_codec | {"enhancement_transform": "huge"})
+
+
+def test_a_shallow_auxiliary_branch_is_the_recognisers_first_stages(batch, tiny_codec) -> None:
+    """``auxiliary_branch: shallow`` (paper 004): stem, one context stage and the head of the
+    task's recogniser, a shortcut past a deeper frozen task model; it still trains the encoder."""
+    deep = tiny_codec["task"] | {"context_stages": 8}
+    torch.manual_seed(0)
+    shallow = build_codec(
+        tiny_codec | {"task": deep, "auxiliary_alpha": 0.5, "auxiliary_branch": "shallow"}
+    )
+    copy = build_codec(tiny_codec | {"task": deep, "auxiliary_alpha": 0.5})
+    assert len(shallow.task.network.context) == 8
+    assert len(shallow.auxiliary.task.network.context) == 1
+    assert len(copy.auxiliary.task.network.context) == 8
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(shallow.auxiliary) < count(copy.auxiliary) / 2
+    module = CodecModule(shallow, StageConfig(stage="base", freeze_task=True))
+    values = module.losses(batch)
+    shallow.base_analysis.zero_grad()
+    values["auxiliary_loss"].backward()
+    assert shallow.base_analysis[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="unknown auxiliary_branch 'deep'"):
+        build_codec(tiny_codec | {"auxiliary_alpha": 0.5, "auxiliary_branch": "deep"})
+    detection = {"name": "detection-fcos-tiny", "num_classes": 6, "width": 8}
+    with pytest.raises(ConfigError, match="has no shallow form"):
+        build_codec(
+            tiny_codec | {"task": detection, "auxiliary_alpha": 0.5, "auxiliary_branch": "shallow"}
+        )

@@ -1,4 +1,5 @@
-"""Verdicts of experiments 1–3 (issue 13) from the seeds that ``beta.sh`` and ``methods.sh`` wrote.
+"""Verdicts of experiments 1–4 (issue 13) from the seeds that ``beta.sh``, ``methods.sh`` and
+``auxiliary.sh`` wrote.
 
 Every comparison is ``hmcodec bdrate`` over seeds (:func:`compare_seeds`): the mean BD-rate over
 every pair of seeds, its range, each arm's seed spread, and the verdict against the paper's
@@ -97,6 +98,14 @@ COMPARISONS = [
         claim=1,
     ),
     Comparison(
+        "4",
+        "auxiliary branch (α = 0.5, shallow) vs none: base task (mIoU), deep frozen task model",
+        "−20.3 % (segmentation)",
+        "machine-deep",
+        "auxiliary-deep",
+        "miou",
+    ),
+    Comparison(
         "3+",
         "conditional-synthesis vs conditional",
         "(beyond the papers: ≤ 0)",
@@ -139,7 +148,7 @@ def main() -> int:
     for c in COMPARISONS:
         anchors, tests = seeds(c.anchor), seeds(c.test)
         if not anchors or not tests:
-            rows.append(f"| {c.experiment} | {c.finding} | {c.paper} | not run yet | | |")
+            rows.append(f"| {c.experiment} | {c.finding} | {c.paper} | not run yet | | | |")
             continue
         try:
             r = compare_seeds(
@@ -149,14 +158,14 @@ def main() -> int:
                 rate=c.rate,
             )
         except ConfigError as error:
-            rows.append(f"| {c.experiment} | {c.finding} | {c.paper} | undefined: {error} | | |")
+            rows.append(f"| {c.experiment} | {c.finding} | {c.paper} | undefined: {error} | | | |")
             continue
         v = verdict(r.mean, r.low, r.high, r.spread, c.claim)
         pairs = f"{len(r.pairs)} pairs" + (f", {r.undefined} undefined" if r.undefined else "")
         rows.append(
             f"| {c.experiment} | {c.finding} | {c.paper} | **{r.mean:+.1f} %** "
             f"({r.low:+.1f} … {r.high:+.1f}; {pairs}) | ±{fmt(r.anchor_spread)} / "
-            f"±{fmt(r.test_spread)} % | {v} |"
+            f"±{fmt(r.test_spread)} % | {r.shared:.0%} | {v} |"
         )
         records.append(
             {
@@ -168,6 +177,7 @@ def main() -> int:
                 "undefined_pairs": r.undefined,
                 "anchor_spread": r.anchor_spread,
                 "test_spread": r.test_spread,
+                "shared_range": r.shared,
                 "verdict": v,
                 "anchor_files": [p.name for p in anchors],
                 "test_files": [p.name for p in tests],
@@ -216,8 +226,9 @@ def main() -> int:
         "arm's second seed against its first (anchor / test). A verdict needs every pair on one",
         "side of zero and the mean beyond both spreads.",
         "",
-        "| # | finding (test vs anchor) | paper | BD-rate, mean (range) | seed spread | verdict |",
-        "|---|---|---|---|---|---|",
+        "| # | finding (test vs anchor) | paper | BD-rate, mean (range) | seed spread "
+        "| shared range | verdict |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
         "Against simulcast (the independent layer plus the base) and base re-use, per seed",
@@ -251,6 +262,7 @@ def main() -> int:
             ],
             ["psnr-rgb"],
         ),
+        "auxiliary_rd": (["machine-deep", "auxiliary-deep"], ["miou"]),
     }
     for name, (stems, metrics) in plots.items():
         curves = [RDResults.load(p) for stem in stems for p in seeds(stem)]

@@ -69,6 +69,9 @@ class CodecConfig:
     secondary_task: dict[str, Any] | None = None
     #: weight α of the auxiliary recognition branch on ŷ_b (arXiv 2402.08267); 0 = none.
     auxiliary_alpha: float = 0.0
+    #: the auxiliary branch's recogniser: ``copy`` (a fresh copy of the whole task head) or
+    #: ``shallow`` (the task's first stages only, :meth:`TaskHead.shallow_copy`; paper 004).
+    auxiliary_branch: str = "copy"
     #: which codec class builds this config (``ARCHITECTURES``) and its own settings.
     architecture: str = "scalable"
     options: dict[str, Any] = field(default_factory=dict)
@@ -107,6 +110,11 @@ class CodecConfig:
             )
         if self.auxiliary_alpha < 0:
             raise ConfigError("auxiliary_alpha must be >= 0.")
+        if self.auxiliary_branch not in AUXILIARY_BRANCHES:
+            raise ConfigError(
+                f"unknown auxiliary_branch {self.auxiliary_branch!r}; known: "
+                f"{', '.join(AUXILIARY_BRANCHES)}."
+            )
         for task in (self.task, self.secondary_task or {"name": "-"}):
             if not isinstance(task, dict) or "name" not in task:
                 raise ConfigError(
@@ -143,19 +151,26 @@ def pad_to_stride(x: Tensor, stride: int = STRIDE) -> Tensor:
     return x
 
 
-class AuxiliaryBranch(nn.Module):
-    """A shallow recognition branch on the base latent, for training only (arXiv 2402.08267).
+#: the recognisers an auxiliary branch can use (``CodecConfig.auxiliary_branch``).
+AUXILIARY_BRANCHES = ("copy", "shallow")
 
-    A 1×1 convolution and a 16× pixel shuffle turn ŷ_b into an image-like input for a fresh copy
-    of the task head; its loss (weight α) shapes the encoder and is never coded or decoded.
+
+class AuxiliaryBranch(nn.Module):
+    """A recognition branch on the base latent, for training only (arXiv 2402.08267).
+
+    A 1×1 convolution and a 16× pixel shuffle turn ŷ_b into an image-like input for a fresh
+    recogniser: a copy of the whole task head (``copy``), or of its first stages only
+    (``shallow``, the paper's lightweight branch, a shortcut past a deep frozen task model).
+    Its loss (weight α) shapes the encoder and is never coded or decoded.
     """
 
-    def __init__(self, channels: int, task: dict[str, Any]) -> None:
+    def __init__(self, channels: int, task: dict[str, Any], branch: str = "copy") -> None:
         super().__init__()
         self.to_image = nn.Sequential(
             nn.Conv2d(channels, 3 * STRIDE**2, 1), nn.PixelShuffle(STRIDE)
         )
-        self.task = build_task(task)
+        head = build_task(task)
+        self.task = head.shallow_copy() if branch == "shallow" else head
 
     def loss(self, y_hat: Tensor, batch: dict[str, Any]) -> Tensor:
         return self.task.loss(self.to_image(y_hat), batch)
@@ -200,7 +215,9 @@ class ScalableCodec(nn.Module):
         self.auxiliary: AuxiliaryBranch | None = None
         if config.auxiliary_alpha:
             with torch.random.fork_rng(devices=[]):
-                self.auxiliary = AuxiliaryBranch(config.base_channels, config.task)
+                self.auxiliary = AuxiliaryBranch(
+                    config.base_channels, config.task, config.auxiliary_branch
+                )
 
     # ----------------------------------------------------------------------------- training
     def forward_base(

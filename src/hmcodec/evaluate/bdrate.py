@@ -89,9 +89,7 @@ def compare(
     alone cannot run (the cubic with fewer than 4 points) and a BD-metric that alone is
     undefined (bpp ranges apart) are NaN.
     """
-    (_, da), (_, dt) = _curves(anchor, test, metric, "metric", _method(methods[0]), rate)
-    shared = min(da.max(), dt.max()) - max(da.min(), dt.min())
-    overlap = float(shared / (max(da.max(), dt.max()) - min(da.min(), dt.min())))
+    overlap = shared_range(anchor, test, metric, methods[0], rate)
     return [
         BDResult(
             anchor=anchor.name,
@@ -104,6 +102,19 @@ def compare(
         )
         for i, method in enumerate(methods)
     ]
+
+
+def shared_range(
+    anchor: RDResults,
+    test: RDResults,
+    metric: str = "psnr-rgb",
+    method: str = DEFAULT_METHOD,
+    rate: str = RATE,
+) -> float:
+    """The shared part of the two curves' ``metric`` ranges, as a fraction of their union."""
+    (_, da), (_, dt) = _curves(anchor, test, metric, "metric", _method(method), rate)
+    shared = min(da.max(), dt.max()) - max(da.min(), dt.min())
+    return float(shared / (max(da.max(), dt.max()) - min(da.min(), dt.min())))
 
 
 def _or_nan(function: Callable[..., float], *args: object, first: bool) -> float:
@@ -208,6 +219,8 @@ class SeedComparison:
     undefined: int
     anchor_spread: float
     test_spread: float
+    #: the mean shared metric range of the defined pairs (:func:`shared_range`).
+    shared: float = math.nan
 
     @property
     def mean(self) -> float:
@@ -266,11 +279,12 @@ def compare_seeds(
     """
     if not anchors or not tests:
         raise ConfigError("give at least one results file per arm.")
-    pairs, undefined, reason = [], 0, ""
+    pairs, shared, undefined, reason = [], [], 0, ""
     for anchor in anchors:
         for test in tests:
             try:
                 pairs.append(bd_rate(anchor, test, metric, method, rate))
+                shared.append(shared_range(anchor, test, metric, method, rate))
             except ConfigError as error:
                 undefined, reason = undefined + 1, str(error)
     if not pairs:
@@ -282,4 +296,5 @@ def compare_seeds(
         undefined=undefined,
         anchor_spread=seed_spread(anchors, metric, method, rate),
         test_spread=seed_spread(tests, metric, method, rate),
+        shared=float(np.mean(shared)),
     )

@@ -181,7 +181,8 @@ def _bdrate_seeds(args: argparse.Namespace) -> int:
     undefined = f"; {result.undefined} pair(s) share no range" if result.undefined else ""
     print(
         f"  BD-rate {result.mean:+.2f} % (mean of {len(result.pairs)} seed pair(s){undefined}; "
-        f"range {result.low:+.2f} … {result.high:+.2f} %)"
+        f"range {result.low:+.2f} … {result.high:+.2f} %; shared {result.metric} range "
+        f"{result.shared:.0%})"
     )
     print(f"  seed spread: anchor ±{result.anchor_spread:.2f} %, test ±{result.test_spread:.2f} %")
     print(f"  verdict: {result.verdict}")
@@ -201,6 +202,7 @@ def _bdrate_seeds(args: argparse.Namespace) -> int:
                 "undefined_pairs": result.undefined,
                 "anchor_spread": result.anchor_spread,
                 "test_spread": result.test_spread,
+                "shared_range": result.shared,
                 "verdict": result.verdict,
                 "anchor_files": [str(p) for p in args.anchor],
                 "test_files": [str(p) for p in args.test],

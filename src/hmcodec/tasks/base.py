@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hmcodec.errors import ConfigError
 from hmcodec.registry import Registry
 
 TASKS: Registry[TaskHead] = Registry("task")
@@ -63,6 +64,13 @@ class TaskHead(nn.Module, ABC):
     @abstractmethod
     def save_prediction(self, prediction: Any, prefix: Path) -> list[Path]:
         """Write one prediction next to ``prefix`` (PNG/JSON); returns the written paths."""
+
+    def shallow_copy(self) -> TaskHead:
+        """A fresh, shallow head of the same task: the recogniser's first stages and an output
+        layer (the auxiliary branch of arXiv 2402.08267 with ``auxiliary_branch: shallow``)."""
+        raise ConfigError(
+            f"task {self.name} has no shallow form; use auxiliary_branch: copy with it."
+        )
 
     def config(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this head through ``TASKS.build``."""

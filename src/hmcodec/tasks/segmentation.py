@@ -24,6 +24,7 @@ from torchvision.models.segmentation import (
     lraspp_mobilenet_v3_large,
 )
 
+from hmcodec.errors import ConfigError
 from hmcodec.io import write_pil_png
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
 from hmcodec.tasks.weights import (
@@ -60,20 +61,31 @@ def _conv(in_channels: int, out_channels: int, stride: int = 1, dilation: int = 
     )
 
 
+#: context stages of :class:`TinySegmenter` by default (two stride-2, two dilated).
+CONTEXT_STAGES = 4
+
+
+def _context_stage(index: int, width: int) -> nn.Module:
+    """Stage ``index`` of the context path: stride 2 for the first two, then dilations 2, 4,
+    2, 4, … (a deeper recogniser repeats the dilated pair)."""
+    if index < 2:
+        return _conv(width if index == 0 else 2 * width, 2 * width, stride=2)
+    return _conv(2 * width, 2 * width, dilation=2 if index % 2 == 0 else 4)
+
+
 class TinySegmenter(nn.Module):
     """A small encoder–decoder for CPU experiments: a 4× down-sampled dilated context path
     (receptive field of about 90 pixels, enough to tell shapes apart) and a full-resolution
-    skip, in the spirit of DeepLabV3+ at a fraction of its size."""
+    skip, in the spirit of DeepLabV3+ at a fraction of its size. ``context_stages`` deepens it
+    (more dilated stages) or, below 4, keeps only its first stages (the auxiliary branch's
+    shallow copy, arXiv 2402.08267)."""
 
-    def __init__(self, num_classes: int, width: int = 32) -> None:
+    def __init__(self, num_classes: int, width: int = 32, context_stages: int = CONTEXT_STAGES):
         super().__init__()
+        if context_stages < 1:
+            raise ConfigError("a tiny segmenter needs at least one context stage.")
         self.stem = _conv(3, width)
-        self.context = nn.Sequential(
-            _conv(width, 2 * width, stride=2),
-            _conv(2 * width, 2 * width, stride=2),
-            _conv(2 * width, 2 * width, dilation=2),
-            _conv(2 * width, 2 * width, dilation=4),
-        )
+        self.context = nn.Sequential(*(_context_stage(i, width) for i in range(context_stages)))
         self.head = nn.Sequential(_conv(3 * width, width), nn.Conv2d(width, num_classes, 1))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -84,9 +96,11 @@ class TinySegmenter(nn.Module):
         return self.head(torch.cat([skip, context], dim=1))
 
 
-def tiny_segmenter(num_classes: int, width: int = 32) -> nn.Module:
+def tiny_segmenter(
+    num_classes: int, width: int = 32, context_stages: int = CONTEXT_STAGES
+) -> nn.Module:
     """:class:`TinySegmenter` with ``num_classes`` outputs (also the tiny depth network)."""
-    return TinySegmenter(num_classes, width)
+    return TinySegmenter(num_classes, width, context_stages)
 
 
 class SegmentationMetric(TaskMetric):
@@ -165,16 +179,29 @@ class TinySegmentationTask(SegmentationTask):
     name = "segmentation-tiny"
 
     def __init__(
-        self, num_classes: int, label_names: list[str] | None = None, width: int = 32
+        self,
+        num_classes: int,
+        label_names: list[str] | None = None,
+        width: int = 32,
+        context_stages: int = CONTEXT_STAGES,
     ) -> None:
         self.width = width
+        self.context_stages = context_stages
         super().__init__(num_classes, label_names)
 
     def build_network(self) -> nn.Module:
-        return tiny_segmenter(self.num_classes, self.width)
+        return tiny_segmenter(self.num_classes, self.width, self.context_stages)
+
+    def shallow_copy(self) -> TinySegmentationTask:
+        """A fresh head of the recogniser's first stages only (stem, one context stage, head):
+        the auxiliary branch of arXiv 2402.08267."""
+        return TinySegmentationTask(self.num_classes, self.label_names, self.width, 1)
 
     def config(self) -> dict[str, Any]:
-        return {"width": self.width, **super().config()}
+        extra = (
+            {} if self.context_stages == CONTEXT_STAGES else {"context_stages": self.context_stages}
+        )
+        return {"width": self.width, **extra, **super().config()}
 
 
 #: torchvision references weight the auxiliary FCN head's loss by 0.5.
