@@ -81,3 +81,45 @@ def test_two_process_ddp_trains_checkpoints_and_resumes(
     assert not torch.equal(before[key], after[key])
     model = load_model(out / "model.ckpt")
     assert model.provenance["metrics"]["stage0-base"]["steps"] == 9
+
+
+def test_demo_on_two_processes_trains_once_and_codes_once(tmp_path: Path) -> None:
+    """``hmcodec demo --processes 2``: Lightning starts a second training process (which must
+    neither print the model line nor write the example), the batch is split between them, and
+    the first process alone codes and evaluates after training."""
+    out = tmp_path / "demo"
+    command = [
+        sys.executable,
+        "-m",
+        "hmcodec",
+        "demo",
+        "--out",
+        str(out),
+        "--processes",
+        "2",
+        "--no-progress",
+        *[
+            f"--set={k}"
+            for k in (
+                "stages.0.max_steps=3",
+                "stages.1.max_steps=3",
+                "stages.2.max_steps=3",
+                "trainer.val_check_interval=3",
+                "trainer.limit_val_batches=1",
+                "model.base_channels=8",
+                "model.enhancement_channels=16",
+                "model.side_channels=8",
+                "model.task.width=8",
+                "data.val.num_samples=4",
+            )
+        ],
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_PORT=str(_free_port()))
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("hmcodec demo — results in") == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["training_processes"] == 2
+    assert summary["config"]["data"]["batch_size"] == 4  # 8 split over two processes
+    assert summary["config"]["trainer"]["devices"] == 2
+    assert load_model(out / "model.ckpt").provenance["metrics"]

@@ -28,7 +28,7 @@ log = logging.getLogger("hmcodec")
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from hmcodec.train.config import load_config
-    from hmcodec.train.run import train
+    from hmcodec.train.run import process_rank, train
     from hmcodec.train.sweep import train_sweep
 
     overrides = list(args.set)
@@ -41,7 +41,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print("models written to " + ", ".join(str(m) for m in models))
         return 0
     model = train(config, out, resume=args.resume, progress=not args.no_progress)
-    print(f"model written to {model}")
+    if process_rank() == 0:  # a data-parallel run's other processes say nothing
+        print(f"model written to {model}")
     return 0
 
 
@@ -244,7 +245,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from hmcodec.demo import run_demo
 
-    run_demo(args.out, overrides=args.set, progress=not args.no_progress)
+    run_demo(args.out, overrides=args.set, progress=not args.no_progress, processes=args.processes)
     return 0
 
 
@@ -337,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override a value of the demo config",
+    )
+    p.add_argument(
+        "--processes",
+        type=whole_number(1),
+        default=1,
+        metavar="N",
+        help="train on N CPU processes of one thread each (data-parallel, the batch split "
+        "between them); 2 uses both cores of a 2-core machine (default 1)",
     )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_demo)

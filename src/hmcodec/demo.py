@@ -12,16 +12,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from hmcodec.bitstream import read_stream, write_stream
 from hmcodec.checkpoint import load_model
 from hmcodec.codec.api import decode, encode
 from hmcodec.codec.scalable import BASE
 from hmcodec.data import build_dataset
+from hmcodec.errors import ConfigError
 from hmcodec.evaluate.image_metrics import psnr
 from hmcodec.evaluate.learned import evaluate_model
 from hmcodec.io import write_png
 from hmcodec.train.config import load_config
-from hmcodec.train.run import train
+from hmcodec.train.run import process_rank, train
 
 #: the held-back evaluation: ShapesWorld's test split (never seen in training), at the training
 #: images' size so that shapes have the scale the task model learned.
@@ -33,17 +36,42 @@ def _table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
 
 
+def parallel_overrides(processes: int, batch_size: int) -> list[str]:
+    """Config overrides that train on ``processes`` CPU processes of one thread each (DDP,
+    Lightning's launcher), the batch split between them so each step still sees
+    ``batch_size`` samples."""
+    if processes == 1:
+        return []
+    if batch_size % processes:
+        raise ConfigError(
+            f"the demo's batch of {batch_size} does not split evenly over {processes} processes."
+        )
+    return [
+        f"trainer.devices={processes}",
+        "trainer.strategy=ddp",
+        "trainer.accelerator=cpu",
+        f"data.batch_size={batch_size // processes}",
+    ]
+
+
 def run_demo(
     out: str | Path,
     overrides: list[str] | None = None,
     progress: bool = True,
     held_back: dict[str, Any] | None = None,
+    processes: int = 1,
 ) -> dict[str, Any]:
+    """Train the demo codec (on ``processes`` CPU processes), code an example, evaluate."""
     out = Path(out)
-    config = load_config("demo", overrides)
+    batch = int(load_config("demo", overrides).data.get("batch_size", 8))
+    config = load_config("demo", [*parallel_overrides(processes, batch), *(overrides or [])])
     started = time.time()
     model_path = train(config, out, resume=True, progress=progress)
     training_seconds = time.time() - started
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()  # what follows runs in this process alone
+    if process_rank() != 0:  # a training process Lightning started: its work is done
+        return {}
     model = load_model(model_path)
 
     dataset = build_dataset(held_back or HELD_BACK)
@@ -75,6 +103,7 @@ def run_demo(
             **evaluation.summary(),
         },
         "training_seconds": round(training_seconds, 1),
+        "training_processes": processes,
         "config": config.as_dict(),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

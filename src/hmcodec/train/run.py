@@ -105,6 +105,12 @@ def _stage_done(stage_dir: Path, max_steps: int) -> bool:
     )
 
 
+def process_rank() -> int:
+    """This process's rank in a data-parallel run: ``RANK`` (torchrun) or, in the processes that
+    Lightning's own launcher starts (which set only ``LOCAL_RANK`` on one node), ``LOCAL_RANK``."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+
+
 def _finish_stage(
     trainer: L.Trainer, module: CodecModule, val_loader: DataLoader
 ) -> tuple[dict[str, Any], list[dict[str, float]]]:
@@ -308,7 +314,7 @@ def _train(
     shared = shared or {}
     if not log.isEnabledFor(logging.DEBUG):  # Lightning resets its level when imported
         logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    first_rank = int(os.environ.get("RANK", "0")) == 0
+    first_rank = process_rank() == 0
     if first_rank and not resume and out.exists() and any(out.iterdir()):
         raise ConfigError(
             f"{out} already holds a training run; pass --resume to continue it "
