@@ -34,7 +34,8 @@ for seed in ${SEEDS:-0 1}; do
   arm standalone $seed --set model.method=standalone --set stages.0.max_steps=1200 \
     --set stages.0.lr=0.001 --set stages.0.enhancement_from=$runs/conditional-seed$seed/model.ckpt
   arm residual $seed --set model.method=residual
-  arm independent $seed --set model.method=independent
-  arm grouped $seed --set model.method=conditional --set model.enhancement_entropy=grouped
+  # the independent layer is the simulcast reference: one seed
+  [ $seed != 0 ] || arm independent $seed --set model.method=independent
   arm conditional-synthesis $seed --set model.method=conditional-synthesis
+  arm grouped $seed --set model.method=conditional --set model.enhancement_entropy=grouped
 done
