@@ -13,13 +13,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from hmcodec.codec.scalable import CodecConfig, ScalableCodec, build_codec
+from hmcodec.codec.scalable import CodecConfig, build_codec
 from hmcodec.errors import HmcodecError, ModelError
 from hmcodec.io import atomic_torch_save
+
+if TYPE_CHECKING:
+    from hmcodec.codec.interface import Codec
 
 MODEL_FORMAT = "hmcodec-model"
 MODEL_VERSION = 1
@@ -39,7 +42,7 @@ def _offline(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def fingerprint(codec: ScalableCodec, config: dict[str, Any] | None = None) -> bytes:
+def fingerprint(codec: Codec, config: dict[str, Any] | None = None) -> bytes:
     """8-byte SHA-256 prefix over the architecture config and every tensor of the state dict.
 
     ``config`` is the config as stored in the model file (settings added to hmcodec later, with
@@ -59,7 +62,8 @@ def fingerprint(codec: ScalableCodec, config: dict[str, Any] | None = None) -> b
 class LoadedModel:
     """A codec ready to code: eval mode, tables built, fingerprint known."""
 
-    codec: ScalableCodec
+    #: any architecture of ``ARCHITECTURES``: a ScalableCodec, a SplitCodec…
+    codec: Codec
     fingerprint: bytes
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
@@ -69,7 +73,7 @@ class LoadedModel:
         return str(self.path) if self.path else "the model in memory"
 
 
-def prepare(codec: ScalableCodec, provenance: dict[str, Any] | None = None) -> LoadedModel:
+def prepare(codec: Codec, provenance: dict[str, Any] | None = None) -> LoadedModel:
     """Build the coder tables and fingerprint an in-memory codec."""
     codec.eval()
     codec.update()
@@ -77,7 +81,7 @@ def prepare(codec: ScalableCodec, provenance: dict[str, Any] | None = None) -> L
 
 
 def save_model(
-    codec: ScalableCodec, path: str | os.PathLike[str], provenance: dict[str, Any] | None = None
+    codec: Codec, path: str | os.PathLike[str], provenance: dict[str, Any] | None = None
 ) -> LoadedModel:
     codec = codec.for_inference()
     model = prepare(codec, provenance)

@@ -176,6 +176,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     written = model.codec.task.save_prediction(decoded.prediction, args.output)
     if decoded.secondary_prediction is not None:
         secondary = model.codec.secondary_task
+        assert secondary is not None  # only a second task gives a secondary prediction
         written += secondary.save_prediction(decoded.secondary_prediction, f"{args.output}_enh")
     if decoded.image is not None:
         written.append(write_png(decoded.image, f"{args.output}.png"))

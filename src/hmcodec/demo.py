@@ -83,6 +83,7 @@ def run_demo(
     base = decode(model, read_stream(out / "example_base.hmc"), "base")
     outputs = model.codec.task.save_prediction(base.prediction, out / "example_base")
     full = decode(model, read_stream(out / "example.hmc"), "all")
+    assert full.image is not None  # the demo model's enhancement layer codes the image
     outputs.append(write_png(full.image, out / "example_reconstruction.png"))
 
     evaluation = evaluate_model(model, dataset, progress=progress)

@@ -75,8 +75,9 @@ def output_target(
     return target
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
-    """Call ``write(temp_path)`` on a temporary file beside the target, then rename it into place.
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Call ``write(temp_path)`` on a temporary file beside the target (its result is ignored),
+    then rename it into place.
 
     The target is :func:`output_target`'s: a folder, device, pipe or dangling link is refused,
     and a link to a regular file replaces that file and keeps the link. Missing folders are

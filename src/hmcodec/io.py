@@ -30,8 +30,9 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
     mode = image.mode
     if mode == "RGB":
         return image
-    if getattr(image, "n_frames", 1) > 1:
-        log.warning("%s has %d frames; coding the first one", name, image.n_frames)
+    frames = getattr(image, "n_frames", 1)  # multi-frame formats only
+    if frames > 1:
+        log.warning("%s has %d frames; coding the first one", name, frames)
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image, dtype=np.float64)
         peak = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -107,7 +108,7 @@ def names() -> list[str]:
     return sorted(manifest())
 
 
-def resolve(model: str | Path) -> Path:
+def resolve(model: str | os.PathLike[str]) -> Path:
     """``model`` itself if it is a file (or not a reference model's name), else the verified
     shipped file of that name."""
     path = Path(model)

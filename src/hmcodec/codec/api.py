@@ -13,18 +13,22 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from hmcodec.bitstream import LayerChunk, Stream
 from hmcodec.checkpoint import LoadedModel
+from hmcodec.codec.methods import EnhancementMethod
 from hmcodec.codec.rate import descaled
 from hmcodec.codec.scalable import BASE, ENHANCEMENT, LAYER_NAMES, pad_to_stride
 from hmcodec.entropy.coding import CorruptStringError
 from hmcodec.errors import StreamError
 from hmcodec.limits import DEFAULT_LIMITS, SizeLimits
+
+if TYPE_CHECKING:
+    from hmcodec.codec.interface import Codec
 
 
 def latent_crc(y_hat: Tensor, height: int, width: int, lmbda: float | None = None) -> int:
@@ -39,7 +43,7 @@ def latent_crc(y_hat: Tensor, height: int, width: int, lmbda: float | None = Non
 
 
 def operating_point(
-    codec: Any, lmbda: Sequence[float] | None = None, quality: float | None = None
+    codec: Codec, lmbda: Sequence[float] | None = None, quality: float | None = None
 ) -> dict[int, float]:
     """λ of every variable-rate layer of ``codec``, by layer index.
 
@@ -111,15 +115,17 @@ def encode(
     base_strings = tuple(codec.base_entropy.compress(symbols))
     crc = latent_crc(symbols, height, width, base_lmbda)
     chunks = [LayerChunk(BASE, base_strings, crc, base_lmbda)]
-    if codec.enhancement.has_layer:
+    enhancement = codec.enhancement
+    if enhancement.has_layer:
+        assert isinstance(enhancement, EnhancementMethod)  # only these send a layer
         y_hat_b = codec.base_latent(symbols, base_lmbda)
-        strings, symbols_e = codec.enhancement.compress(x, y_hat_b, enhancement_lmbda)
+        strings, symbols_e = enhancement.compress(x, y_hat_b, enhancement_lmbda)
         crc = latent_crc(symbols_e, height, width, enhancement_lmbda)
         chunks.append(LayerChunk(ENHANCEMENT, tuple(strings), crc, enhancement_lmbda))
     return Stream(model.fingerprint, height, width, source_mode, tuple(chunks))
 
 
-def _operating_lmbda(codec: Any, chunk: LayerChunk) -> float | None:
+def _operating_lmbda(codec: Codec, chunk: LayerChunk) -> float | None:
     """The chunk's λ, checked against the model: present and in range iff the layer varies."""
     rate = codec.rate_ranges().get(chunk.index)
     name = LAYER_NAMES[chunk.index] if chunk.index < len(LAYER_NAMES) else str(chunk.index)
@@ -194,9 +200,11 @@ def decode(
     y_hat_b = codec.base_latent(_checked(BASE, symbols, base_chunk, stream), base_lmbda)
     image_like = codec.base_synthesis(y_hat_b)[..., :height, :width]
     decoded = Decoded((BASE,), codec.task.predict(image_like)[0], latents={BASE: y_hat_b})
-    if layers == "base" or not codec.enhancement.has_output:
+    enhancement = codec.enhancement
+    if layers == "base" or not enhancement.has_output:
         return decoded
-    if codec.enhancement.has_layer:
+    if enhancement.has_layer:
+        assert isinstance(enhancement, EnhancementMethod)  # only these send a layer
         if ENHANCEMENT not in stream.layer_indices():
             raise StreamError(
                 "this stream holds only the base layer; decode it with "
@@ -205,14 +213,14 @@ def decode(
         chunk = stream.chunk(ENHANCEMENT)
         lmbda = _operating_lmbda(codec, chunk)
         try:
-            output, y_hat_e = codec.enhancement.decompress(list(chunk.strings), y_hat_b, lmbda)
+            output, y_hat_e = enhancement.decompress(list(chunk.strings), y_hat_b, lmbda)
         except CorruptStringError as error:
             raise _corrupt(ENHANCEMENT, error) from None
         symbols_e = _checked(ENHANCEMENT, y_hat_e, chunk, stream)
-        decoded.latents[ENHANCEMENT] = descaled(codec.enhancement.gain, symbols_e, lmbda)
+        decoded.latents[ENHANCEMENT] = descaled(enhancement.gain, symbols_e, lmbda)
         decoded.layers = (BASE, ENHANCEMENT)
     else:
-        output, _ = codec.enhancement.decompress([], y_hat_b)
+        output, _ = enhancement.decompress([], y_hat_b)
     output = output[..., :height, :width]
     if codec.secondary_task is not None:
         decoded.secondary_prediction = codec.secondary_task.predict(output)[0]

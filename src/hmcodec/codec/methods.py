@@ -16,14 +16,14 @@ Conditional/residual paper (arXiv 2305.02562) and task-compatible paper:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from hmcodec.codec.rate import GainUnit, descaled, scaled
 from hmcodec.entropy import ENTROPY_MODELS, quantize
-from hmcodec.entropy.base import float64_copy
+from hmcodec.entropy.base import float64_copy, spatial_size
 from hmcodec.nn.transforms import (
     AnalysisTransform,
     SideInformationTransform,
@@ -32,20 +32,25 @@ from hmcodec.nn.transforms import (
 )
 from hmcodec.registry import Registry
 
-ENHANCEMENTS: Registry[EnhancementMethod] = Registry("enhancement method")
+if TYPE_CHECKING:
+    from hmcodec.codec.interface import EnhancementLayer
+
+#: every entry offers :class:`~hmcodec.codec.interface.EnhancementLayer`; all but ``direct`` are
+#: :class:`EnhancementMethod` subclasses, which code a layer.
+ENHANCEMENTS: Registry[EnhancementLayer] = Registry("enhancement method")
 
 
 class EnhancementMethod(nn.Module):
     """Base class: a layer with analysis f_e, quantiser, entropy model and synthesis g_e."""
 
     #: whether the method sends an enhancement chunk.
-    has_layer = True
+    has_layer: ClassVar[bool] = True
     #: whether decoding all layers gives an output beyond the base (an image or second task).
-    has_output = True
+    has_output: ClassVar[bool] = True
     #: whether the base layer's rate counts towards this method's total rate.
-    counts_base_rate = True
+    counts_base_rate: ClassVar[bool] = True
     #: whether the enhancement stage trains only the entropy model (``standalone``).
-    trains_entropy_only = False
+    trains_entropy_only: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -110,7 +115,7 @@ class EnhancementMethod(nn.Module):
         self, strings: list[bytes], y_hat_b: Tensor, lmbda: float | None = None
     ) -> tuple[Tensor, Tensor]:
         """Output and the decoded integers."""
-        size = tuple(y_hat_b.shape[-2:])
+        size = spatial_size(y_hat_b.shape)
         symbols = self.entropy.decompress(strings, size, self.side(y_hat_b, exact=True))
         y_hat = descaled(self.gain, symbols, lmbda)
         return self._output(y_hat, y_hat_b), symbols
@@ -179,9 +184,9 @@ class SimulcastMethod(EnhancementMethod):
 class DirectMethod(nn.Module):
     """No enhancement layer: the output is synthesised from the base latent alone."""
 
-    has_layer = False
-    has_output = True
-    counts_base_rate = True
+    has_layer: ClassVar[bool] = False
+    has_output: ClassVar[bool] = True
+    counts_base_rate: ClassVar[bool] = True
 
     def __init__(
         self,

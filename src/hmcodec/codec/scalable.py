@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -38,14 +38,18 @@ from hmcodec.nn.transforms import (
 from hmcodec.registry import Registry
 from hmcodec.tasks import build_task
 
+if TYPE_CHECKING:
+    from hmcodec.codec.interface import Codec, EnhancementLayer
+
 BASE, ENHANCEMENT = 0, 1
 #: the layers by index, as ``model.variable_rate`` names them.
 LAYER_NAMES = ("base", "enhancement")
 
-#: codec classes by name; each takes a :class:`CodecConfig` and offers ScalableCodec's interface
-#: (``forward_base``, ``base_modules``, ``enhancement``, ``stride``, ``update``…), so the
-#: container, model files, training and evaluation serve every one of them.
-ARCHITECTURES: Registry[nn.Module] = Registry("architecture")
+#: codec classes by name; each takes a :class:`CodecConfig` and offers ScalableCodec's interface,
+#: :class:`~hmcodec.codec.interface.Codec` (``forward_base``, ``base_modules``, ``enhancement``,
+#: ``stride``, ``update``…), so the container, model files, training and evaluation serve every
+#: one of them.
+ARCHITECTURES: Registry[Codec] = Registry("architecture")
 
 
 @dataclass
@@ -104,7 +108,9 @@ class CodecConfig:
                 f"unknown quantizer {self.quantizer!r}; known: {', '.join(QUANTIZERS)}."
             )
         check_variable_rate(self.variable_rate, LAYER_NAMES)
-        if "enhancement" in self.variable_rate and not ENHANCEMENTS.get(self.method).has_layer:
+        # every enhancement method is registered as its class, whose flags say what it sends
+        method = cast("type[EnhancementLayer]", ENHANCEMENTS.get(self.method))
+        if "enhancement" in self.variable_rate and not method.has_layer:
             raise ConfigError(
                 f"method {self.method} sends no enhancement layer, so it cannot be variable-rate."
             )
@@ -271,7 +277,7 @@ class ScalableCodec(nn.Module):
         ]
         return [m for m in modules if m is not None]
 
-    def for_inference(self) -> ScalableCodec:
+    def for_inference(self) -> Codec:
         """This codec without its training-only branches (the auxiliary recognition branch)."""
         if self.auxiliary is None:
             return self
@@ -296,7 +302,7 @@ def register_architectures() -> None:
     import hmcodec.machines  # noqa: F401
 
 
-def build_codec(config: CodecConfig | dict[str, Any]) -> ScalableCodec:
+def build_codec(config: CodecConfig | dict[str, Any]) -> Codec:
     """Build the codec a config describes (its ``architecture``, ``scalable`` by default)."""
     if isinstance(config, dict):
         config = CodecConfig.from_dict(config)

@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from hmcodec.registry import Registry
 
+if TYPE_CHECKING:
+    from hmcodec.codec.interface import ModuleLike
+
 ENTROPY_MODELS: Registry[LatentEntropyModel] = Registry("entropy model")
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def spatial_size(shape: Sequence[int]) -> tuple[int, int]:
+    """(height, width): the last two entries of a tensor's shape or of an (h, w) size."""
+    height, width = shape[-2:]
+    return height, width
 
 
 class LatentEntropyModel(nn.Module, ABC):
@@ -57,7 +70,7 @@ class LatentEntropyModel(nn.Module, ABC):
             )
 
 
-def entropy_models(module: nn.Module) -> list[LatentEntropyModel]:
+def entropy_models(module: ModuleLike) -> list[LatentEntropyModel]:
     """The outermost entropy models inside ``module`` (a hyperprior's own factorized model for ẑ
     belongs to the hyperprior and is not listed separately)."""
     if isinstance(module, LatentEntropyModel):
@@ -65,7 +78,7 @@ def entropy_models(module: nn.Module) -> list[LatentEntropyModel]:
     return [m for child in module.children() for m in entropy_models(child)]
 
 
-def float64_copy(module: nn.Module) -> nn.Module:
+def float64_copy(module: ModuleT) -> ModuleT:
     """A float64 copy of ``module`` for entropy-parameter paths at coding time.
 
     The encoder and the decoder must derive identical table indexes; computing the parameters

@@ -21,7 +21,12 @@ import torch.nn.functional as F
 from compressai.layers import CheckerboardMaskedConv2d
 from torch import Tensor
 
-from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
+from hmcodec.entropy.base import (
+    ENTROPY_MODELS,
+    LatentEntropyModel,
+    float64_copy,
+    spatial_size,
+)
 from hmcodec.entropy.coding import expect_strings
 from hmcodec.entropy.gaussian import EntropyParameters, GaussianTables
 
@@ -56,7 +61,7 @@ class CheckerboardModel(LatentEntropyModel):
     # ------------------------------------------------------------------------------ training
     def gaussian(self, y_hat: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(μ, σ) of every symbol as the two-pass decoder derives them (training precision)."""
-        anchors = anchor_mask(*y_hat.shape[-2:], device=y_hat.device)
+        anchors = anchor_mask(*spatial_size(y_hat.shape), device=y_hat.device)
         features = self.context(y_hat * anchors) * ~anchors
         if side is not None:
             features = torch.cat([features, side], dim=1)
@@ -111,7 +116,7 @@ class CheckerboardModel(LatentEntropyModel):
             tables.append(table)
             return selected
 
-        self._two_passes(tuple(y_hat.shape[-2:]), side, step)
+        self._two_passes(spatial_size(y_hat.shape), side, step)
         return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
 
     def decompress(
@@ -123,7 +128,7 @@ class CheckerboardModel(LatentEntropyModel):
         def step(mask: Tensor, base: Tensor, table: Tensor) -> Tensor:
             return decoder.decode(table) + base
 
-        y_hat = self._two_passes(tuple(size), side, step).float()
+        y_hat = self._two_passes(spatial_size(size), side, step).float()
         decoder.finish()
         return y_hat
 

@@ -147,7 +147,7 @@ class TableBuffers:
 
     TABLE_BUFFERS = ("cdf", "cdf_length", "offset")
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in self.TABLE_BUFFERS:
             key = prefix + name
             if key in state_dict:

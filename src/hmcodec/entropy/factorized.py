@@ -11,7 +11,7 @@ from compressai.entropy_models import EntropyBottleneck
 from compressai.ops import LowerBound
 from torch import Tensor
 
-from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel
+from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, spatial_size
 from hmcodec.entropy.coding import CdfTables, TableBuffers, build_cdf_tables, expect_strings
 from hmcodec.entropy.gaussian import LIKELIHOOD_BOUND
 
@@ -74,7 +74,7 @@ class FactorizedModel(TableBuffers, LatentEntropyModel):
 
     def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
         coder = CdfTables(self.cdf, self.cdf_length, self.offset)
-        return [coder.encode(y_hat.round().long(), self._indexes(tuple(y_hat.shape[-2:])))]
+        return [coder.encode(y_hat.round().long(), self._indexes(spatial_size(y_hat.shape)))]
 
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None

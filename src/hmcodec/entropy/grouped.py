@@ -21,12 +21,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
+from hmcodec.entropy.base import (
+    ENTROPY_MODELS,
+    LatentEntropyModel,
+    float64_copy,
+    spatial_size,
+)
 from hmcodec.entropy.coding import expect_strings
 from hmcodec.entropy.gaussian import GaussianTables
 
@@ -82,6 +88,8 @@ def raster_mask(
 class MaskedConv(nn.Conv2d):
     """'Same'-padded convolution whose weight is multiplied by a fixed mask."""
 
+    mask: Tensor  # a buffer (registered in __init__)
+
     def __init__(self, in_channels: int, out_channels: int, mask: Tensor) -> None:
         kernel_size = mask.shape[-1]
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
@@ -99,13 +107,16 @@ class ScaledResidualBlock(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int) -> None:
         super().__init__()
-        self.convs = nn.ModuleList(
+        convs = [
             MaskedConv(channels, channels, raster_mask(channels, 0, channels, kernel_size, "B"))
             for _ in range(3)
-        )
+        ]
+        self.convs = nn.ModuleList(convs)
         self.scale = nn.Parameter(torch.ones(channels))
-        nn.init.zeros_(self.convs[2].weight)  # every block starts as the identity, which
-        nn.init.zeros_(self.convs[2].bias)  # keeps the deep stack stable early in training
+        last_bias = convs[2].bias
+        assert last_bias is not None  # nn.Conv2d's default bias=True
+        nn.init.zeros_(convs[2].weight)  # every block starts as the identity, which
+        nn.init.zeros_(last_bias)  # keeps the deep stack stable early in training
 
     def forward(self, x: Tensor) -> Tensor:
         t = F.leaky_relu(self.convs[0](x))
@@ -159,12 +170,16 @@ class PositionwiseStack:
             weight = weight.detach().double()
             if causal_rows:
                 weight = weight[:, :, :rows]
+            assert conv.bias is not None  # every convolution of a RasterStack has a bias
             return weight.reshape(weight.shape[0], -1).contiguous(), conv.bias.detach().double()
+
+        def convs(block: ScaledResidualBlock) -> list[MaskedConv]:
+            return cast("list[MaskedConv]", list(block.convs))
 
         self.stem = flat(stack.stem, causal_rows=False)
         self.blocks = [
-            ([flat(conv, causal_rows=True) for conv in block.convs], block.scale.detach().double())
-            for block in stack.blocks
+            ([flat(conv, causal_rows=True) for conv in convs(block)], block.scale.detach().double())
+            for block in cast("list[ScaledResidualBlock]", list(stack.blocks))
         ]
         self.head = flat(stack.head, causal_rows=False)
         hidden = self.stem[0].shape[0]
@@ -267,7 +282,7 @@ class GroupedContextModel(LatentEntropyModel):
             for stack, (start, stop) in zip(self.stacks, self.groups, strict=True):
                 visible = self.side_channels + start
                 inputs = F.pad(_with_side(side, y_hat, stop), (p, p, p, p))[0]
-                network = PositionwiseStack(stack, height, width)
+                network = PositionwiseStack(cast(RasterStack, stack), height, width)
                 for h in range(height):
                     for w in range(width):
                         means, log_scales = network.at(inputs, h, w).chunk(2)
@@ -291,7 +306,7 @@ class GroupedContextModel(LatentEntropyModel):
             tables.append(table)
             return column.double()
 
-        self.walk(tuple(y_hat.shape[-2:]), side, step)
+        self.walk(spatial_size(y_hat.shape), side, step)
         return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
 
     def decompress(
@@ -304,7 +319,7 @@ class GroupedContextModel(LatentEntropyModel):
             base, table = self._snap(means, scales)
             return (decoder.decode(table) + base).double()
 
-        y_hat = self.walk(tuple(size), side, step).float()
+        y_hat = self.walk(spatial_size(size), side, step).float()
         decoder.finish()
         return y_hat
 
@@ -413,7 +428,7 @@ class ChannelGroupModel(LatentEntropyModel):
             tables.append(table.reshape(-1))
             return group
 
-        self._groups(tuple(y_hat.shape[-2:]), side, step)
+        self._groups(spatial_size(y_hat.shape), side, step)
         return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
 
     def decompress(
@@ -425,7 +440,7 @@ class ChannelGroupModel(LatentEntropyModel):
         def step(start: int, stop: int, base: Tensor, table: Tensor) -> Tensor:
             return decoder.decode(table) + base
 
-        y_hat = self._groups(tuple(size), side, step).float()
+        y_hat = self._groups(spatial_size(size), side, step).float()
         decoder.finish()
         return y_hat
 

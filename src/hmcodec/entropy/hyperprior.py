@@ -18,7 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
+from hmcodec.entropy.base import (
+    ENTROPY_MODELS,
+    LatentEntropyModel,
+    float64_copy,
+    spatial_size,
+)
 from hmcodec.entropy.coding import expect_strings
 from hmcodec.entropy.factorized import FactorizedModel
 from hmcodec.entropy.gaussian import ContextGaussianModel, EntropyParameters
@@ -106,7 +111,7 @@ class HyperpriorModel(ContextGaussianModel):
         self._check_caller_side(side)
         z_hat = quantize(self._analysis(y_hat))
         z_likelihood = self.hyper(z_hat)["y"]
-        extra = self._hyper_side(z_hat, tuple(y_hat.shape[-2:]), side)
+        extra = self._hyper_side(z_hat, spatial_size(y_hat.shape), side)
         if self.use_context:
             means, scales = self._gaussian(self.context(y_hat), extra)
         else:
@@ -123,7 +128,7 @@ class HyperpriorModel(ContextGaussianModel):
 
     def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
         self._check_caller_side(side)
-        size = tuple(y_hat.shape[-2:])
+        size = spatial_size(y_hat.shape)
         with torch.no_grad():
             z_hat = torch.round(self._analysis(y_hat.detach()))
         z_string = self.hyper.compress(z_hat)[0]
@@ -138,7 +143,7 @@ class HyperpriorModel(ContextGaussianModel):
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
     ) -> Tensor:
         self._check_caller_side(side)
-        size = tuple(size)
+        size = spatial_size(size)
         strings = expect_strings(strings, 2)
         z_hat = self.hyper.decompress(strings[:1], hyper_size(size))
         extra = self._hyper_side(z_hat, size, side, exact=True)

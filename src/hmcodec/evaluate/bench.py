@@ -39,12 +39,16 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import compressai
 import torch
 import torch.nn.functional as F
-from compressai.models import JointAutoregressiveHierarchicalPriors, ScaleHyperprior
+from compressai.models import (
+    CompressionModel,
+    JointAutoregressiveHierarchicalPriors,
+    ScaleHyperprior,
+)
 from torch import Tensor
 from tqdm import tqdm
 
@@ -52,6 +56,7 @@ from hmcodec import __version__
 from hmcodec.bitstream import LayerChunk, Stream
 from hmcodec.checkpoint import LoadedModel, prepare
 from hmcodec.codec.api import decode, encode, latent_crc, operating_point
+from hmcodec.codec.methods import EnhancementMethod
 from hmcodec.codec.scalable import BASE, ENHANCEMENT, ScalableCodec, pad_to_stride
 from hmcodec.data import build_dataset
 from hmcodec.errors import ConfigError
@@ -140,7 +145,9 @@ def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
             config.base_channels,
         )
     ]
+    enhancement = codec.enhancement
     if has_layer:
+        assert isinstance(enhancement, EnhancementMethod)  # only these send a layer
         coders.append(
             Coder(
                 f"{label} enhancement",
@@ -149,8 +156,8 @@ def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
                 f"{config.enhancement_entropy} ({config.method})",
                 config.enhancement_channels,
                 enh_setup,
-                lambda state: codec.enhancement.compress(*state, enhancement_lmbda),
-                lambda state, encoded: codec.enhancement.decompress(
+                lambda state: enhancement.compress(state[0], state[1], enhancement_lmbda),
+                lambda state, encoded: enhancement.decompress(
                     encoded[0], state[1], enhancement_lmbda
                 ),
                 enh_rate,
@@ -184,14 +191,15 @@ def amplify(conv: torch.nn.Module, gain: float) -> None:
     entropy coders code non-trivial symbols as a trained model's would.
     """
     with torch.no_grad():
-        conv.weight.mul_(gain)
-        if getattr(conv, "bias", None) is not None:
-            conv.bias.mul_(gain)
+        cast(Tensor, conv.weight).mul_(gain)
+        bias = getattr(conv, "bias", None)
+        if bias is not None:
+            bias.mul_(gain)
 
 
 def compressai_model(
     kind: str, n: int, m: int, seed: int = 0, latent_gain: float = 1.0
-) -> torch.nn.Module:
+) -> CompressionModel:
     """``bmshj2018-hyperprior`` or ``mbt2018`` with random weights, tables built."""
     torch.manual_seed(seed)
     if kind == "bmshj2018-hyperprior":
@@ -665,6 +673,8 @@ def random_model(config: dict[str, Any], latent_gain: float = 1.0, seed: int = 0
     codec = ScalableCodec(config)
     if latent_gain != 1.0:
         amplify(codec.base_analysis[-1], latent_gain)
-        if codec.enhancement.has_layer:
-            amplify(codec.enhancement.analysis[-1], latent_gain)
+        enhancement = codec.enhancement
+        if enhancement.has_layer:
+            assert isinstance(enhancement, EnhancementMethod)  # only these send a layer
+            amplify(enhancement.analysis[-1], latent_gain)
     return prepare(codec, {"random_weights": True, "latent_gain": latent_gain})

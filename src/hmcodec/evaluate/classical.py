@@ -128,7 +128,7 @@ def sweep(
     out = RDResults(name=spec.label, description=description)
     for quality in qualities:
         decoded_all: list[np.ndarray] = []
-        rows: list[dict[str, object]] = []
+        rows: list[dict[str, str | float]] = []
         for name, rgb in zip(names, rgbs, strict=True):
             decoded, nbytes = encode_decode(rgb, codec, quality)
             decoded_all.append(decoded)
@@ -286,7 +286,14 @@ def _jpeg2000() -> ClassicalCodec:
 def _jpegxl_encode(rgb: np.ndarray, quality: Quality) -> bytes:
     if not 0 <= quality <= 100:
         raise ConfigError(f"jpegxl quality must be in [0, 100], got {quality}.")
-    return bytes(imagecodecs.jpegxl_encode(rgb, level=quality, effort=7, numthreads=1))
+    return bytes(
+        imagecodecs.jpegxl_encode(
+            rgb,
+            level=quality,  # type: ignore[arg-type]  # the stub says int; libjxl takes a float quality
+            effort=7,
+            numthreads=1,
+        )
+    )
 
 
 @CODECS.register("jpegxl")

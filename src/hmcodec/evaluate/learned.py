@@ -24,7 +24,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import yaml
@@ -166,7 +166,8 @@ def evaluate_model(
     secondary_metric = secondary.metric() if secondary is not None else None
     scored = 0
     result = Evaluation(layers=layers)
-    samples: Iterable[dict[str, Any]] = dataset
+    # a map-style Dataset iterates through __getitem__ (until IndexError), typed or not
+    samples = cast("Iterable[dict[str, Any]]", dataset)
     total = len(dataset) if hasattr(dataset, "__len__") else None  # type: ignore[arg-type]
     if max_images is not None:
         samples = itertools.islice(samples, max_images)
@@ -214,7 +215,11 @@ def evaluate_model(
             record |= {k: float(v) for k, v in own.compute().items()}
         if layers == "all":
             decoded = decode(model, full, "all")
-            if secondary_metric is not None and all(k in sample for k in secondary.target_keys):
+            if (
+                secondary is not None
+                and secondary_metric is not None
+                and all(k in sample for k in secondary.target_keys)
+            ):
                 secondary_metric.update([decoded.secondary_prediction], collate([sample]))
             if decoded.image is not None:
                 record["psnr"] = float(psnr(image, decoded.image))

@@ -108,7 +108,7 @@ class RDResults:
         if len(self) and keys != set(self.results):
             raise ValueError(f"point keys {sorted(keys)} differ from {sorted(self.results)}")
         if not len(self):
-            self.results = {"bpp": []} | {k: [] for k in metrics}
+            self.results = {k: [] for k in ("bpp", *metrics)}
         self.results["bpp"].append(float(bpp))
         for key, value in metrics.items():
             self.results[key].append(float(value))

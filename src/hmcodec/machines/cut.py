@@ -101,7 +101,7 @@ class TracedNetwork:
         if not node.args or node.args[0] is not self.input:
             return False
         if node.op == "call_function" and node.target is builtins.getattr:
-            return node.args[1] == "shape"
+            return bool(node.args[1] == "shape")
         return node.op == "call_method" and node.target in _SHAPE_METHODS
 
     @staticmethod
@@ -155,11 +155,11 @@ class TracedNetwork:
                 for n in bad
                 if n in front_nodes and any(u in needed and u not in front_nodes for u in n.users)
             ] or bad
-            crossing = [self.names.get(n, n.name) for n in crossing]
-            if crossing:
+            labels = [self.names.get(n, n.name) for n in crossing]
+            if labels:
                 raise ConfigError(
                     f"the task network cannot be cut at {start!r}: the part after it also reads "
-                    f"{', '.join(sorted(crossing)[:4])} from before the cut (a skip connection); "
+                    f"{', '.join(sorted(labels)[:4])} from before the cut (a skip connection); "
                     "choose a cut that every later layer sees only through it."
                 )
         graph = fx.Graph()

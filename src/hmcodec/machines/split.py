@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -167,7 +167,7 @@ class SplitTask(WrappedTask):
 
     @property
     def network(self) -> SplitNetwork:
-        return self.model.network
+        return cast(SplitNetwork, self.model.network)  # set in __init__
 
     def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
         with frozen_in_eval(self.model):
@@ -268,14 +268,16 @@ class NoImage(nn.Module):
     """The enhancement slot of a machines-only codec: no layer, no image; decoding all layers
     gives the base layer's task prediction."""
 
-    has_layer = False
-    has_output = False
-    counts_base_rate = True
+    has_layer: ClassVar[bool] = False
+    has_output: ClassVar[bool] = False
+    counts_base_rate: ClassVar[bool] = True
 
-    def forward(self, x: Tensor, y_hat_b: Tensor) -> dict[str, Any]:
+    def forward(self, x: Tensor, y_hat_b: Tensor, lmbda: float | None = None) -> dict[str, Any]:
         raise ConfigError("a split/direct-features codec has no enhancement layer to train.")
 
-    def decompress(self, strings: list[bytes], y_hat_b: Tensor) -> tuple[Tensor, Tensor]:
+    def decompress(
+        self, strings: list[bytes], y_hat_b: Tensor, lmbda: float | None = None
+    ) -> tuple[Tensor, Tensor]:
         raise StreamError(
             "this codec codes for machines only and has no image to decode; decode or "
             "evaluate it with --layers base (the task prediction)."

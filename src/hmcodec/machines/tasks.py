@@ -188,7 +188,7 @@ class WrappedTask(TaskHead):
     def metric(self) -> TaskMetric:
         return self.model.metric()
 
-    def save_prediction(self, prediction: Any, prefix: Path) -> list[Path]:
+    def save_prediction(self, prediction: Any, prefix: str | Path) -> list[Path]:
         return self.model.save_prediction(prediction, prefix)
 
 

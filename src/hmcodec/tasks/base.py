@@ -62,7 +62,7 @@ class TaskHead(nn.Module, ABC):
         """A fresh metric accumulator for this task."""
 
     @abstractmethod
-    def save_prediction(self, prediction: Any, prefix: Path) -> list[Path]:
+    def save_prediction(self, prediction: Any, prefix: str | Path) -> list[Path]:
         """Write one prediction next to ``prefix`` (PNG/JSON); returns the written paths."""
 
     def shallow_copy(self) -> TaskHead:

@@ -91,7 +91,7 @@ class ClassificationTask(TaskHead):
     def metric(self) -> ClassificationMetric:
         return ClassificationMetric(self.num_classes)
 
-    def save_prediction(self, prediction: Tensor, prefix: Path) -> list[Path]:
+    def save_prediction(self, prediction: Tensor, prefix: str | Path) -> list[Path]:
         """``<prefix>_class.json``: the label and, when known, its name."""
         label = int(prediction)
         name = self.label_names[label] if label < len(self.label_names) else None

@@ -113,7 +113,7 @@ class DepthTask(TaskHead):
     def metric(self) -> DepthMetric:
         return DepthMetric()
 
-    def save_prediction(self, prediction: Tensor, prefix: Path) -> list[Path]:
+    def save_prediction(self, prediction: Tensor, prefix: str | Path) -> list[Path]:
         """``<prefix>_depth16.png`` (uint16, depth × 256) and ``<prefix>_depth.png`` (colour)."""
         from matplotlib import colormaps  # deferred: matplotlib is slow to import
 
@@ -166,7 +166,9 @@ class LRASPPDepthTask(DepthTask):
         self.backbone_weights = backbone_weights
         super().__init__(label_names)
         self.normalize = ImageNetNormalize()
-        load_backbone_weights(self.network.backbone, backbone_weights, mobilenet_v3_large())
+        load_backbone_weights(
+            self.network.get_submodule("backbone"), backbone_weights, mobilenet_v3_large()
+        )
         load_weights(self.network, weights)
 
     def build_network(self) -> nn.Module:

@@ -124,6 +124,9 @@ class TorchvisionDetectionTask(TaskHead):
     """A torchvision detector in ``self.network``: ``loss`` sums its loss dict, ``predict`` gives
     boxes/scores/labels; subclasses build the network. ``min_size``/``max_size`` as above."""
 
+    #: a torchvision detector (FasterRCNN, FCOS); torchvision ships no type information.
+    network: Any
+
     target_keys = ("boxes", "labels")
 
     def __init__(
@@ -187,7 +190,7 @@ class TorchvisionDetectionTask(TaskHead):
     def _label_name(self, label: int) -> str | None:
         return self.label_names[label] if 0 <= label < len(self.label_names) else None
 
-    def save_prediction(self, prediction: dict[str, Any], prefix: Path) -> list[Path]:
+    def save_prediction(self, prediction: dict[str, Any], prefix: str | Path) -> list[Path]:
         """``<prefix>_detections.json`` (all boxes) and ``<prefix>_detections.png``.
 
         The head sees only the prediction, so the PNG draws the boxes scoring at least

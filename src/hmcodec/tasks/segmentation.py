@@ -160,7 +160,7 @@ class SegmentationTask(TaskHead):
     def metric(self) -> SegmentationMetric:
         return SegmentationMetric(self.num_classes)
 
-    def save_prediction(self, prediction: Tensor, prefix: Path) -> list[Path]:
+    def save_prediction(self, prediction: Tensor, prefix: str | Path) -> list[Path]:
         labels = prediction.to(torch.uint8).cpu().numpy()
         raw = Path(f"{prefix}_labels.png")
         colour = Path(f"{prefix}_segmentation.png")
@@ -233,7 +233,9 @@ class TorchvisionSegmentationTask(SegmentationTask):
         self.builder_kwargs = builder_kwargs
         super().__init__(num_classes, label_names or weight_categories(weights))
         self.normalize = ImageNetNormalize()
-        load_backbone_weights(self.network.backbone, backbone_weights, type(self).backbone_source())
+        load_backbone_weights(
+            self.network.get_submodule("backbone"), backbone_weights, type(self).backbone_source()
+        )
         load_weights(self.network, weights)
 
     def build_network(self) -> nn.Module:

@@ -158,6 +158,9 @@ class ImageNetNormalize(nn.Module):
     The statistics are non-persistent buffers, so state dicts stay those of the task model.
     """
 
+    mean: Tensor  # buffers (registered in __init__)
+    std: Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)

@@ -8,20 +8,24 @@ Rates are in bits per pixel and come from the same quantised latents the coder w
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.optim.lr_scheduler import LambdaLR, LinearLR, ReduceLROnPlateau
 
+from hmcodec.codec.interface import Codec, ModuleLike
+from hmcodec.codec.methods import EnhancementMethod
 from hmcodec.codec.rate import GainUnit
-from hmcodec.codec.scalable import ScalableCodec
 from hmcodec.entropy.base import entropy_models
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.losses import batch_psnr, bits_per_pixel, rmse_255
 from hmcodec.tasks.base import TaskMetric
 from hmcodec.train.config import StageConfig
+
+if TYPE_CHECKING:
+    from lightning.pytorch.utilities.types import LRSchedulerConfigType, OptimizerLRScheduler
 
 
 class TrainingDiverged(HmcodecError):
@@ -45,22 +49,26 @@ def lr_factor(stage: StageConfig, step: int) -> float:
 class CodecModule(L.LightningModule):
     """Trains the base layer (stage ``base``) or the enhancement layer (``enhancement``)."""
 
-    def __init__(self, codec: ScalableCodec, stage: StageConfig) -> None:
+    def __init__(self, codec: Codec, stage: StageConfig) -> None:
         super().__init__()
         self.codec = codec
         self.stage = stage
-        refit = getattr(codec.enhancement, "trains_entropy_only", False)  # ``standalone``
-        trained: list[nn.Module | None] = {
+        enhancement = codec.enhancement
+        # ``standalone`` re-fits only the entropy model of a trained layer
+        refit = (
+            enhancement.entropy
+            if isinstance(enhancement, EnhancementMethod) and enhancement.trains_entropy_only
+            else None
+        )
+        stages: dict[str, list[ModuleLike | None]] = {
             "task": [codec.task],
             "base": [
                 m for m in codec.base_modules() if not (stage.freeze_task and m is codec.task)
             ],
-            "enhancement": [codec.enhancement.entropy]
-            if refit
-            else [codec.enhancement, codec.secondary_task],
-        }[stage.stage]
-        trained = [m for m in trained if m is not None]
-        if stage.stage == "enhancement" and refit and not stage.enhancement_from:
+            "enhancement": [refit] if refit is not None else [enhancement, codec.secondary_task],
+        }
+        trained = [m for m in stages[stage.stage] if m is not None]
+        if stage.stage == "enhancement" and refit is not None and not stage.enhancement_from:
             raise ConfigError(
                 f"method {codec.config.method} re-fits the entropy model of a trained "
                 "conditional layer: give its enhancement stage enhancement_from (that model file)."
@@ -99,7 +107,7 @@ class CodecModule(L.LightningModule):
         for module in self.frozen:
             module.eval()
 
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRScheduler:
         """Adam and the stage's schedule, stepped every optimizer step.
 
         ``cosine``/``constant``: one :class:`LambdaLR` (:func:`lr_factor`). ``plateau``: a chainable
@@ -116,7 +124,7 @@ class CodecModule(L.LightningModule):
                 "optimizer": optimizer,
                 "lr_scheduler": {"scheduler": schedule, "interval": "step", "name": "lr"},
             }
-        schedulers = []
+        schedulers: list[LRSchedulerConfigType] = []
         if stage.warmup > 1:
             warmup = LinearLR(optimizer, 1.0 / stage.warmup, 1.0, total_iters=stage.warmup - 1)
             schedulers.append({"scheduler": warmup, "interval": "step", "name": "lr-warmup"})
@@ -136,7 +144,8 @@ class CodecModule(L.LightningModule):
                 "name": "lr",
             }
         )
-        return [optimizer], schedulers
+        # Lightning takes scheduler dicts here too, but its OptimizerLRScheduler type omits them
+        return [optimizer], schedulers  # type: ignore[return-value]
 
     def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
         if isinstance(scheduler, ReduceLROnPlateau):
@@ -186,8 +195,9 @@ class CodecModule(L.LightningModule):
                 values["direct_rmse"] = rmse_255(x, out["direct"])
                 values["direct_psnr"] = batch_psnr(x, out["direct"])
                 loss = loss + values["direct_rmse"]
-            if getattr(self.codec, "auxiliary", None) is not None:
-                values["auxiliary_loss"] = self.codec.auxiliary.loss(out["y_hat"], batch)
+            auxiliary = self.codec.auxiliary
+            if auxiliary is not None:
+                values["auxiliary_loss"] = auxiliary.loss(out["y_hat"], batch)
                 loss = loss + self.codec.config.auxiliary_alpha * values["auxiliary_loss"]
             return {"loss": loss, **values}
         # the frozen base's operating point: none (fixed-rate), the stage's, or drawn like λ_e

@@ -25,7 +25,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import lightning as L
 import torch
@@ -39,7 +39,8 @@ from torch.utils.data import DataLoader
 
 from hmcodec import __version__
 from hmcodec.checkpoint import LoadedModel, load_model, save_model
-from hmcodec.codec.scalable import ScalableCodec, build_codec
+from hmcodec.codec.interface import Codec
+from hmcodec.codec.scalable import build_codec
 from hmcodec.data import build_dataset, collate
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.io import atomic_torch_save, atomic_write
@@ -51,6 +52,9 @@ from hmcodec.train.callbacks import (
 )
 from hmcodec.train.config import ExperimentConfig, StageConfig
 from hmcodec.train.module import CodecModule
+
+if TYPE_CHECKING:
+    from lightning.fabric.plugins.precision.precision import _PRECISION_INPUT
 
 log = logging.getLogger("hmcodec")
 
@@ -119,7 +123,9 @@ def _finish_stage(
     The last step is validated too if it was not (``max_steps`` not a multiple of the interval);
     if its ``val/loss`` beats the best checkpoint's, the last iterate is kept.
     """
-    validations = next(c for c in trainer.callbacks if isinstance(c, Validations))
+    # Lightning's CallbackConnector sets Trainer.callbacks, which Trainer does not declare
+    callbacks = trainer.callbacks  # type: ignore[attr-defined]
+    validations = next(c for c in callbacks if isinstance(c, Validations))
     last_step = trainer.global_step
     stopped_early = bool(trainer.should_stop and last_step < (trainer.max_steps or 0))
     if not validations.history or validations.history[-1]["step"] != last_step:
@@ -128,7 +134,11 @@ def _finish_stage(
             trainer.validate(module, val_loader, verbose=False)
     history = validations.history
     last = history[-1] if history and history[-1]["step"] == last_step else None
-    checkpoints = next(c for c in trainer.checkpoint_callbacks if c.monitor == "val/loss")
+    checkpoints = next(
+        c
+        for c in trainer.checkpoint_callbacks
+        if isinstance(c, ModelCheckpoint) and c.monitor == "val/loss"
+    )
     best_path = getattr(checkpoints, "best_model_path", "") or ""
     best_score = getattr(checkpoints, "best_model_score", None)
     best = last
@@ -138,8 +148,10 @@ def _finish_stage(
             checkpoint = torch.load(best_path, map_location="cpu", weights_only=False)
             module.load_state_dict(checkpoint["state_dict"])
             step = int(checkpoint["global_step"])
-            best = next((h for h in history if h["step"] == step), {"step": step})
-            best = best | {"val/loss": score}
+            found: dict[str, float] = next(
+                (h for h in history if h["step"] == step), {"step": step}
+            )
+            best = found | {"val/loss": score}
     summary: dict[str, Any] = {}
     if best is not None:
         summary.update({k: v for k, v in best.items() if k != "step"})
@@ -153,7 +165,7 @@ def _finish_stage(
     return summary, list(history)
 
 
-def _load_base(codec: ScalableCodec, model: LoadedModel) -> None:
+def _load_base(codec: Codec, model: LoadedModel) -> None:
     """Copy the base layer (and task head) of a trained model into ``codec``."""
     prefixes = tuple(f"{name}." for name in BASE_MODULES)
     state = {k: v for k, v in model.codec.state_dict().items() if k.startswith(prefixes)}
@@ -163,7 +175,7 @@ def _load_base(codec: ScalableCodec, model: LoadedModel) -> None:
     codec.load_state_dict(state, strict=False)
 
 
-def _load_enhancement(codec: ScalableCodec, model: LoadedModel) -> None:
+def _load_enhancement(codec: Codec, model: LoadedModel) -> None:
     """Copy the enhancement layer of a trained model with the same enhancement architecture."""
     state = {k: v for k, v in model.codec.state_dict().items() if k.startswith("enhancement.")}
     weights = {k: p.shape for k, p in codec.named_parameters() if k.startswith("enhancement.")}
@@ -226,7 +238,7 @@ def _trainer(
         accelerator=settings.accelerator,
         devices=settings.devices,
         strategy=settings.strategy,
-        precision=settings.precision,
+        precision=cast("_PRECISION_INPUT", settings.precision),  # Lightning checks the value
         log_every_n_steps=settings.log_every_n_steps,
         logger=TensorBoardLogger(out / "logs", name=stage_dir.name, version=""),
         callbacks=callbacks,
@@ -376,7 +388,7 @@ def _train(
             )
         if trainer.is_global_zero:
             atomic_torch_save(codec.state_dict(), finished)
-            summary = json.dumps(
+            final = json.dumps(
                 {
                     "steps": trainer.global_step,
                     "stopped_early": stage_metrics["stopped_early"],
@@ -384,7 +396,11 @@ def _train(
                     "validations": history,
                 }
             )
-            atomic_write(stage_dir / "final.json", lambda path, text=summary: path.write_text(text))
+
+            def write_final(path: Path, text: str = final) -> None:
+                path.write_text(text)
+
+            atomic_write(stage_dir / "final.json", write_final)
         trainer.strategy.barrier()
     model_path = out / MODEL_FILE
     if first_rank:
