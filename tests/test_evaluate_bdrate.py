@@ -200,3 +200,17 @@ def test_seed_pairs_without_a_shared_range_are_counted_and_all_undefined_refused
         compare_seeds(seeds("a", [1.0]), [far])
     assert result.test_spread == float("inf")  # the arm's own seeds share no range
     assert result.verdict == "within seed spread"
+
+
+def test_seed_comparison_at_equal_rate_when_the_quality_ranges_do_not_meet() -> None:
+    """Curves a whole decibel apart share no PSNR range (BD-rate undefined); BD-metric over the
+    seeds still measures them, in the metric's units."""
+    rates = [0.1, 0.2, 0.4, 0.8]
+    anchors = [curve(f"a{i}", rates, [20 + i * 0.05 + k * 0.1 for k in range(4)]) for i in (0, 1)]
+    tests = [curve(f"t{i}", rates, [22 + i * 0.05 + k * 0.1 for k in range(4)]) for i in (0, 1)]
+    with pytest.raises(ConfigError, match="no pair of seeds"):
+        compare_seeds(anchors, tests)
+    result = compare_seeds(anchors, tests, measure="metric")
+    assert result.mean == pytest.approx(2.0, abs=1e-6)
+    assert result.anchor_spread == pytest.approx(0.05, abs=1e-6)
+    assert result.verdict == "test higher psnr-rgb"

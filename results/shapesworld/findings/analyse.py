@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hmcodec.errors import ConfigError
-from hmcodec.evaluate.bdrate import compare_seeds
+from hmcodec.evaluate.bdrate import SeedComparison, compare_seeds
 from hmcodec.evaluate.plot import write_report
 from hmcodec.evaluate.results import RDResults
 from hmcodec.evaluate.scalable import analyse
@@ -128,19 +128,40 @@ def seeds(stem: str) -> list[Path]:
     ]
 
 
-def verdict(mean: float, low: float, high: float, spread: float, claim: int) -> str:
-    if math.isnan(spread):
+#: metrics for which lower is better (their BD-metric gain is negative).
+LOWER_IS_BETTER = {"rmse", "abs_rel"}
+
+
+def verdict(r: SeedComparison, claim: int) -> str:
+    """The finding's verdict from the seed comparison ``r`` and the paper's direction."""
+    if math.isnan(r.spread):
         return "one seed: no verdict"
-    beyond = not (low < 0 < high) and abs(mean) > spread
+    beyond = not (r.low < 0 < r.high) and abs(r.mean) > r.spread
     if claim == 0:
         return "holds (within seed spread)" if not beyond else "does not hold"
     if not beyond:
         return "within seed spread"
-    return "holds" if (mean < 0) == (claim < 0) else "does not hold"
+    test_better = r.mean < 0  # BD-rate: fewer bits
+    if r.measure == "metric":  # BD-metric: a quality gain at equal rate
+        test_better = (r.mean < 0) == (r.metric in LOWER_IS_BETTER)
+    return "holds" if test_better == (claim < 0) else "does not hold"
 
 
 def fmt(value: float) -> str:
-    return "∞" if math.isinf(value) else f"{value:.1f}"
+    return "∞" if math.isinf(value) else f"{value:.2f}"
+
+
+def figure(r: SeedComparison) -> tuple[str, str]:
+    """The table's BD figure (mean, range, pairs) and the seed spreads, in % or metric units."""
+    pairs = f"{len(r.pairs)} pairs" + (f", {r.undefined} undefined" if r.undefined else "")
+    if r.measure == "rate":
+        value = f"**{r.mean:+.1f} %** ({r.low:+.1f} … {r.high:+.1f}; {pairs})"
+        return value, f"±{fmt(r.anchor_spread)} / ±{fmt(r.test_spread)} %"
+    value = (
+        f"BD-rate undefined (no shared quality); **BD-{r.metric} {r.mean:+.3f}** at equal rate "
+        f"({r.low:+.3f} … {r.high:+.3f}; {pairs})"
+    )
+    return value, f"±{fmt(r.anchor_spread)} / ±{fmt(r.test_spread)} {r.metric}"
 
 
 def main() -> int:
@@ -150,26 +171,27 @@ def main() -> int:
         if not anchors or not tests:
             rows.append(f"| {c.experiment} | {c.finding} | {c.paper} | not run yet | | | |")
             continue
+        curves = [RDResults.load(p) for p in anchors], [RDResults.load(p) for p in tests]
         try:
-            r = compare_seeds(
-                [RDResults.load(p) for p in anchors],
-                [RDResults.load(p) for p in tests],
-                c.metric,
-                rate=c.rate,
-            )
-        except ConfigError as error:
-            rows.append(f"| {c.experiment} | {c.finding} | {c.paper} | undefined: {error} | | | |")
-            continue
-        v = verdict(r.mean, r.low, r.high, r.spread, c.claim)
-        pairs = f"{len(r.pairs)} pairs" + (f", {r.undefined} undefined" if r.undefined else "")
+            r = compare_seeds(*curves, c.metric, rate=c.rate)
+        except ConfigError:  # no shared quality range: compare quality at equal rate instead
+            try:
+                r = compare_seeds(*curves, c.metric, rate=c.rate, measure="metric")
+            except ConfigError as error:
+                rows.append(
+                    f"| {c.experiment} | {c.finding} | {c.paper} | undefined: {error} | | | |"
+                )
+                continue
+        v = verdict(r, c.claim)
+        value, spread = figure(r)
+        shared = "—" if math.isnan(r.shared) else f"{r.shared:.0%}"
         rows.append(
-            f"| {c.experiment} | {c.finding} | {c.paper} | **{r.mean:+.1f} %** "
-            f"({r.low:+.1f} … {r.high:+.1f}; {pairs}) | ±{fmt(r.anchor_spread)} / "
-            f"±{fmt(r.test_spread)} % | {r.shared:.0%} | {v} |"
+            f"| {c.experiment} | {c.finding} | {c.paper} | {value} | {spread} | {shared} | {v} |"
         )
         records.append(
             {
                 "comparison": c.__dict__,
+                "measure": r.measure,
                 "bd_rate_mean": r.mean,
                 "bd_rate_low": r.low,
                 "bd_rate_high": r.high,
@@ -224,9 +246,10 @@ def main() -> int:
         "`beta.sh` and `methods.sh`. BD-rate of the test arm against the anchor arm, PCHIP, mean",
         "over every pair of seeds (range in brackets); seed spread: the largest |BD-rate| of an",
         "arm's second seed against its first (anchor / test). A verdict needs every pair on one",
-        "side of zero and the mean beyond both spreads.",
+        "side of zero and the mean beyond both spreads. Where the two arms share no quality",
+        "range, BD-rate is undefined and the row gives BD-metric (quality at equal rate) instead.",
         "",
-        "| # | finding (test vs anchor) | paper | BD-rate, mean (range) | seed spread "
+        "| # | finding (test vs anchor) | paper | BD figure, mean (range) | seed spread "
         "| shared range | verdict |",
         "|---|---|---|---|---|---|---|",
         *rows,

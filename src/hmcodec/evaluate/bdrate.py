@@ -221,6 +221,8 @@ class SeedComparison:
     test_spread: float
     #: the mean shared metric range of the defined pairs (:func:`shared_range`).
     shared: float = math.nan
+    #: ``rate`` (the figures are BD-rates, %) or ``metric`` (BD-metric, metric units).
+    measure: str = "rate"
 
     @property
     def mean(self) -> float:
@@ -248,18 +250,29 @@ class SeedComparison:
             return "no seed spread (one seed per arm)"
         if self.low < 0 < self.high or abs(self.mean) <= self.spread:
             return "within seed spread"
+        if self.measure == "metric":  # the sign of a quality gain depends on the metric
+            return f"test {'higher' if self.mean > 0 else 'lower'} {self.metric}"
         return "test better" if self.mean < 0 else "test worse"
 
 
+#: what a seed comparison averages: BD-rate (percent, at equal quality) or BD-metric (metric
+#: units at equal rate; for curves whose quality ranges do not overlap but whose rates do).
+MEASURES: dict[str, Callable[..., float]] = {"rate": bd_rate, "metric": bd_metric}
+
+
 def seed_spread(
-    curves: Sequence[RDResults], metric: str, method: str = DEFAULT_METHOD, rate: str = RATE
+    curves: Sequence[RDResults],
+    metric: str,
+    method: str = DEFAULT_METHOD,
+    rate: str = RATE,
+    measure: str = "rate",
 ) -> float:
-    """The largest |BD-rate| of ``curves[1:]`` against ``curves[0]`` (seeds of one arm); NaN
-    with one curve, infinite where a seed's curve shares no range with the first."""
+    """The largest |BD-rate| (or |BD-metric|) of ``curves[1:]`` against ``curves[0]`` (seeds of
+    one arm); NaN with one curve, infinite where a seed's curve shares no range with the first."""
     values = []
     for other in curves[1:]:
         try:
-            values.append(abs(bd_rate(curves[0], other, metric, method, rate)))
+            values.append(abs(MEASURES[measure](curves[0], other, metric, method, rate)))
         except ConfigError:
             values.append(math.inf)
     return max(values) if values else math.nan
@@ -271,20 +284,25 @@ def compare_seeds(
     metric: str = "psnr-rgb",
     method: str = DEFAULT_METHOD,
     rate: str = RATE,
+    measure: str = "rate",
 ) -> SeedComparison:
-    """BD-rate of every test seed against every anchor seed, with each arm's seed spread.
+    """BD-rate of every test seed against every anchor seed, with each arm's seed spread
+    (``measure="metric"``: BD-metric at equal rate instead, its spread in metric units).
 
     Raises ``ConfigError`` when no pair has a shared range; pairs without one are counted in
     ``undefined``.
     """
     if not anchors or not tests:
         raise ConfigError("give at least one results file per arm.")
+    if measure not in MEASURES:
+        raise ConfigError(f"unknown BD measure {measure!r}; choose rate or metric.")
     pairs, shared, undefined, reason = [], [], 0, ""
     for anchor in anchors:
         for test in tests:
             try:
-                pairs.append(bd_rate(anchor, test, metric, method, rate))
-                shared.append(shared_range(anchor, test, metric, method, rate))
+                pairs.append(MEASURES[measure](anchor, test, metric, method, rate))
+                if measure == "rate":
+                    shared.append(shared_range(anchor, test, metric, method, rate))
             except ConfigError as error:
                 undefined, reason = undefined + 1, str(error)
     if not pairs:
@@ -294,7 +312,8 @@ def compare_seeds(
         method=method,
         pairs=tuple(pairs),
         undefined=undefined,
-        anchor_spread=seed_spread(anchors, metric, method, rate),
-        test_spread=seed_spread(tests, metric, method, rate),
-        shared=float(np.mean(shared)),
+        anchor_spread=seed_spread(anchors, metric, method, rate, measure),
+        test_spread=seed_spread(tests, metric, method, rate, measure),
+        shared=float(np.mean(shared)) if shared else math.nan,
+        measure=measure,
     )
