@@ -128,6 +128,8 @@ def seeds(stem: str) -> list[Path]:
     ]
 
 
+#: below this shared quality range a BD-rate says little: the row gives BD-metric instead.
+WEAK_SHARED_RANGE = 0.25
 #: metrics for which lower is better (their BD-metric gain is negative).
 LOWER_IS_BETTER = {"rmse", "abs_rel"}
 
@@ -158,7 +160,8 @@ def figure(r: SeedComparison) -> tuple[str, str]:
         value = f"**{r.mean:+.1f} %** ({r.low:+.1f} … {r.high:+.1f}; {pairs})"
         return value, f"±{fmt(r.anchor_spread)} / ±{fmt(r.test_spread)} %"
     value = (
-        f"BD-rate undefined (no shared quality); **BD-{r.metric} {r.mean:+.3f}** at equal rate "
+        f"BD-rate undefined or weak (shared quality < 25 %); **BD-{r.metric} {r.mean:+.3f}** at "
+        "equal rate "
         f"({r.low:+.3f} … {r.high:+.3f}; {pairs})"
     )
     return value, f"±{fmt(r.anchor_spread)} / ±{fmt(r.test_spread)} {r.metric}"
@@ -174,7 +177,9 @@ def main() -> int:
         curves = [RDResults.load(p) for p in anchors], [RDResults.load(p) for p in tests]
         try:
             r = compare_seeds(*curves, c.metric, rate=c.rate)
-        except ConfigError:  # no shared quality range: compare quality at equal rate instead
+            if r.shared < WEAK_SHARED_RANGE:
+                raise ConfigError("too little shared quality range for a BD-rate")
+        except ConfigError:  # (almost) no shared quality range: quality at equal rate instead
             try:
                 r = compare_seeds(*curves, c.metric, rate=c.rate, measure="metric")
             except ConfigError as error:
@@ -247,7 +252,7 @@ def main() -> int:
         "over every pair of seeds (range in brackets); seed spread: the largest |BD-rate| of an",
         "arm's second seed against its first (anchor / test). A verdict needs every pair on one",
         "side of zero and the mean beyond both spreads. Where the two arms share no quality",
-        "range, BD-rate is undefined and the row gives BD-metric (quality at equal rate) instead.",
+        "range (or under 25 % of it), the row gives BD-metric (quality at equal rate) instead.",
         "",
         "| # | finding (test vs anchor) | paper | BD figure, mean (range) | seed spread "
         "| shared range | verdict |",
