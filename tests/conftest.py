@@ -328,12 +328,12 @@ def extra_callbacks(monkeypatch: pytest.MonkeyPatch) -> list[L.Callback]:
     from hmcodec.train import run
 
     extra: list[L.Callback] = []
-    make_trainer = run._trainer
+    make_trainer = run.build_trainer
 
     def trainer_with_callbacks(*args: Any, **kwargs: Any) -> L.Trainer:
         trainer = make_trainer(*args, **kwargs)
         trainer.callbacks.extend(extra)
         return trainer
 
-    monkeypatch.setattr(run, "_trainer", trainer_with_callbacks)
+    monkeypatch.setattr(run, "build_trainer", trainer_with_callbacks)
     return extra

@@ -1,5 +1,9 @@
 """The `.hmc` container: one versioned, CRC-protected stream carrying every layer of an image.
 
+Over 400 lines on purpose: it is one byte layout, and its writer (``LayerChunk._encode``,
+``Stream._header``) and its validating parser (``_Parser``) sit side by side so that a change to
+the layout is made, and reviewed, in one place.
+
 Layout (all multi-byte integers little-endian; "varint" is unsigned LEB128, minimally encoded;
 see docs/bitstream.md for the full table)::
 

@@ -353,8 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hmcodec.evaluate.cli import register
     from hmcodec.evaluate.cli_analyze import register as register_analyze
+    from hmcodec.evaluate.cli_bdrate import register as register_bdrate
     from hmcodec.evaluate.cli_learned import register as register_learned
 
+    register_bdrate(sub)
     register(sub)
     register_learned(sub)
     register_analyze(sub)

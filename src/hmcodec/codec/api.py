@@ -111,10 +111,8 @@ def encode(
         raise ValueError(f"layer {min(unknown)} of this model is not variable-rate")
     base_lmbda, enhancement_lmbda = point.get(BASE), point.get(ENHANCEMENT)
     x = pad_to_stride(image.unsqueeze(0).float(), codec.stride)
-    symbols = codec.base_symbols(x, base_lmbda)
-    base_strings = tuple(codec.base_entropy.compress(symbols))
-    crc = latent_crc(symbols, height, width, base_lmbda)
-    chunks = [LayerChunk(BASE, base_strings, crc, base_lmbda)]
+    base_chunk, symbols = encode_base(codec, x, height, width, base_lmbda)
+    chunks = [base_chunk]
     enhancement = codec.enhancement
     if enhancement.has_layer:
         assert isinstance(enhancement, EnhancementMethod)  # only these send a layer
@@ -123,6 +121,16 @@ def encode(
         crc = latent_crc(symbols_e, height, width, enhancement_lmbda)
         chunks.append(LayerChunk(ENHANCEMENT, tuple(strings), crc, enhancement_lmbda))
     return Stream(model.fingerprint, height, width, source_mode, tuple(chunks))
+
+
+def encode_base(
+    codec: Codec, x: Tensor, height: int, width: int, lmbda: float | None = None
+) -> tuple[LayerChunk, Tensor]:
+    """The base chunk of ``x`` (1×3×H'×W', already padded to the stride) and its integer
+    latents: base analysis and rounding, the base entropy coder, the size-seeded checksum."""
+    symbols = codec.base_symbols(x, lmbda)
+    strings = tuple(codec.base_entropy.compress(symbols))
+    return LayerChunk(BASE, strings, latent_crc(symbols, height, width, lmbda), lmbda), symbols
 
 
 def _operating_lmbda(codec: Codec, chunk: LayerChunk) -> float | None:

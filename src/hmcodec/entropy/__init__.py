@@ -1,6 +1,13 @@
 """Quantisation and entropy models; every model is registered by name in ENTROPY_MODELS."""
 
-from hmcodec.entropy import checkerboard, factorized, gaussian, grouped, hyperprior  # noqa: F401
+from hmcodec.entropy import (  # noqa: F401
+    channelwise,
+    checkerboard,
+    factorized,
+    gaussian,
+    grouped,
+    hyperprior,
+)
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel
 from hmcodec.entropy.quantize import quantize, scale_gradient
 
