@@ -18,7 +18,8 @@ from pathlib import Path
 import yaml
 
 from hmcodec.checkpoint import load_model
-from hmcodec.evaluate.bdrate import bd_rate
+from hmcodec.errors import ConfigError
+from hmcodec.evaluate.bdrate import bd_metric, bd_rate, shared_range
 from hmcodec.evaluate.results import RDResults
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +41,17 @@ def figure(spec: dict[str, str]) -> str:
     """One quoted figure: a metric's range over a results file's points, or a BD-rate."""
     if "anchor" in spec:
         anchor, test = RDResults.load(ROOT / spec["anchor"]), RDResults.load(ROOT / spec["test"])
-        value = bd_rate(anchor, test, spec.get("metric", "psnr-rgb"))
-        return f"{spec['label']}: BD-rate {value:+.1f} %"
+        metric = spec.get("metric", "psnr-rgb")
+        try:
+            share = shared_range(anchor, test, metric)
+            value = bd_rate(anchor, test, metric)
+            return f"{spec['label']}: BD-rate {value:+.1f} % ({share:.0%} shared {metric} range)"
+        except ConfigError:  # no shared quality: the quality difference at equal rate
+            try:
+                gap = bd_metric(anchor, test, metric)
+                return f"{spec['label']}: no shared {metric} range; BD-{metric} {gap:+.2f}"
+            except ConfigError:
+                return f"{spec['label']}: no shared {metric} or rate range"
     curve = RDResults.load(ROOT / spec["results"])
     metric = spec["metric"]
     digits = int(spec.get("digits", 2))
@@ -77,7 +87,7 @@ def main() -> int:
                 "command": spec["command"],
                 "figures": [figure(f) for f in spec.get("figures", [])],
                 "figures_command": spec.get("figures_command", ""),
-                "fingerprint": model.fingerprint,
+                "fingerprint": model.fingerprint.hex(),
             }
         )
         print(f"{target}: {size / 1e6:.2f} MB")

@@ -220,7 +220,9 @@ def main() -> int:
             "conditional-synthesis over the segmentation base",
         ),
         ("residual", "independent", "residual over the segmentation base"),
+        # the independent layer ignores its base, so methods.sh's serves the depth base too
         ("conditional_beta0.1", "independent", "conditional over the β = 0.1 depth base"),
+        ("conditional_beta0", "independent", "conditional over the β = 0 depth base"),
     ):
         for seed in SEEDS:
             a, b = HERE / f"{scalable}_seed{seed}.json", HERE / f"{standalone}_seed{seed}.json"
@@ -232,9 +234,10 @@ def main() -> int:
                 reuse.append(f"| {label} | {seed} | undefined: {error} | |")
                 continue
             lower = result.bd_lower[0].bd_rate if result.bd_lower else math.nan
-            reuse.append(
-                f"| {label} ({standalone}) | {seed} | {lower:+.1f} % | {result.reuse_mean:.1%} |"
-            )
+            none = "undefined (no shared quality range)"
+            bd = none if math.isnan(lower) else f"{lower:+.1f} %"
+            share = none if math.isnan(result.reuse_mean) else f"{result.reuse_mean:.1%}"
+            reuse.append(f"| {label} ({standalone}) | {seed} | {bd} | {share} |")
             records.append(
                 {
                     "reuse": label,
