@@ -150,3 +150,32 @@ def test_a_base_stage_can_hold_a_variable_rate_base_at_base_lmbda_and_a_later_st
     assert len(set(drawn)) == 4 and all(1.0 <= v <= 8.0 for v in drawn)
     context = model.codec.base_entropy.context.weight
     assert not context.is_inference()
+
+
+def test_an_auxiliary_arm_reuses_a_plain_arms_finished_task_stage(tmp_path, tiny_training):
+    """Experiment 4's arms share the task model: the auxiliary arm's run starts from the plain
+    arm's finished task stage, whose file has no auxiliary-branch keys; a stage file of
+    another architecture is still refused with one sentence."""
+    import shutil
+
+    task = "stages=[{stage: task, lr: 2.0e-3, max_steps: 4}]"
+    plain = tmp_path / "plain"
+    train(load_config("demo", [*tiny_training, task]), plain, progress=False)
+    both = (
+        "stages=[{stage: task, lr: 2.0e-3, max_steps: 4}, "
+        "{stage: base, lr: 2.0e-3, max_steps: 4, freeze_task: true}]"
+    )
+    aux = tmp_path / "aux"
+    aux.mkdir()
+    shutil.copytree(plain / "stage0-task", aux / "stage0-task")
+    config = load_config("demo", [*tiny_training, both, "model.auxiliary_alpha=0.5"])
+    model = load_model(train(config, aux, resume=True, progress=False))
+    reused = torch.load(plain / "stage0-task" / "final.pt", weights_only=True)
+    key = next(k for k in reused if k.startswith("task."))
+    assert torch.equal(model.codec.state_dict()[key], reused[key])  # the shared task model
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copytree(plain / "stage0-task", other / "stage0-task")
+    wider = load_config("demo", [*tiny_training, both, "model.task.width=12"])
+    with pytest.raises(ConfigError, match="does not fit this config's codec"):
+        train(wider, other, resume=True, progress=False)

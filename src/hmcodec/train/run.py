@@ -91,6 +91,24 @@ def _stage_done(stage_dir: Path, max_steps: int) -> bool:
     )
 
 
+def _load_finished_stage(codec: Codec, finished: Path) -> None:
+    """The weights a finished stage exported. A stage trained by a codec without the
+    training-only auxiliary branch (an arm that reuses another's task model) lacks that
+    branch's keys, which keep their fresh initialisation; any other mismatch is an error."""
+    state = torch.load(finished, map_location="cpu", weights_only=True)
+    own = codec.state_dict()
+    missing = [k for k in own if k not in state and not k.startswith("auxiliary.")]
+    unexpected = [k for k in state if k not in own]
+    misshapen = [k for k in state if k in own and state[k].shape != own[k].shape]
+    if missing or unexpected or misshapen:
+        raise ConfigError(
+            f"{finished} does not fit this config's codec (missing {missing[:3]}, unexpected "
+            f"{unexpected[:3]}, other shapes {misshapen[:3]}); train that stage again or choose "
+            "another --out."
+        )
+    codec.load_state_dict(state, strict=False)
+
+
 def process_rank() -> int:
     """This process's rank in a data-parallel run: ``RANK`` (torchrun) or, in the processes that
     Lightning's own launcher starts (which set only ``LOCAL_RANK`` on one node), ``LOCAL_RANK``."""
@@ -174,7 +192,7 @@ def _train(
         stage_dir = shared.get(index, out / f"stage{index}-{stage.stage}")
         finished = stage_dir / "final.pt"
         if _stage_done(stage_dir, stage.max_steps) or (index in shared and finished.is_file()):
-            codec.load_state_dict(torch.load(finished, map_location="cpu", weights_only=True))
+            _load_finished_stage(codec, finished)
             log.info("stage %d (%s) already finished; skipped", index, stage.stage)
             summary = _final_summary(stage_dir)
             if summary is not None and index not in shared:
