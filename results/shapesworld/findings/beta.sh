@@ -3,9 +3,9 @@
 #   * one variable-rate depth base per arm (β = 0.1 relative to the task term, and β = 0),
 #     configs/shapesworld/depth_base_variable_rate{,_beta0}.yaml; the β = 0 arm reuses the
 #     β = 0.1 run's first two stages (task model and image-codec start: same seed, same steps);
-#   * over each base's λ_b = 1 point: one variable-rate conditional reconstruction layer, one
-#     variable-rate segmentation layer (depth → segmentation), and on the β = 0.1 base the
-#     independent baseline (seed 0 only: the simulcast reference).
+#   * over each base's λ_b = 1 point: one variable-rate conditional reconstruction layer and one
+#     variable-rate segmentation layer (depth → segmentation). The simulcast reference is
+#     methods.sh's independent layer, which ignores its base (same λ_e range and steps).
 # One process, one thread; finished runs and evaluations are skipped, so an interrupted campaign
 # resumes where it stopped. Run from the repository root:
 #   bash results/shapesworld/findings/beta.sh      (then analyse.sh for the BD-rates and plots)
@@ -41,11 +41,6 @@ for seed in ${SEEDS:-0 1}; do
       --set stages.0.init_from=$base/model.ckpt
     evaluate $runs/rec-b$beta-seed$seed conditional_beta${beta}_seed$seed
   done
-  if [ $seed = 0 ]; then  # the simulcast reference: one seed (the verdicts compare seeds of arms)
-    train depth_independent_variable_rate $runs/independent-seed$seed --set seed=$seed \
-      --set stages.0.init_from=$b1/model.ckpt
-    evaluate $runs/independent-seed$seed independent_seed$seed --layers all
-  fi
   for beta in 0.1 0; do
     base=$runs/depth-b$beta-seed$seed
     train depth_to_segmentation_variable_rate $runs/seg-b$beta-seed$seed --set seed=$seed \
