@@ -86,7 +86,6 @@ def main() -> int:
                 },
                 "command": spec["command"],
                 "figures": [figure(f) for f in spec.get("figures", [])],
-                "figures_command": spec.get("figures_command", ""),
                 "fingerprint": model.fingerprint.hex(),
             }
         )
