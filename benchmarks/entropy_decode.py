@@ -8,8 +8,10 @@ measured on that latent. Decoding strategies compared:
 * ``context`` — serial masked 5×5 context (Minnen 2018): one network step per position;
 * ``checkerboard`` — two parallel passes (He 2021);
 * ``grouped`` — the "enhanced" model (arXiv 2305.02562 §3.3): serial inside channel groups;
-* ``channelwise`` — one parallel pass per channel group (He 2022, ELIC);
-* ``hyperprior`` (± context) — Ballé/Minnen 2018; ``factorized`` — no context.
+* ``channelwise`` — one parallel pass per channel group, no spatial context;
+* ``elic`` — ELIC's uneven channel groups, two checkerboard passes each (He 2022);
+* ``hyperprior`` — Ballé/Minnen 2018's mean-scale hyperprior, and ``hyperprior-<model>``, the
+  same hyper codec composed with a context model; ``factorized`` — no context.
 
 Usage: ``python benchmarks/entropy_decode.py [--channels 32 --size 32 --repeat 3]``.
 """
@@ -33,8 +35,11 @@ MODELS: list[tuple[str, str, dict[str, Any]]] = [
     ("checkerboard", "checkerboard", {}),
     ("grouped", "grouped", {}),
     ("channelwise", "channelwise", {}),
+    ("elic", "elic", {}),
     ("hyperprior", "hyperprior", {}),
     ("hyperprior-context", "hyperprior-context", {}),
+    ("hyperprior-checkerboard", "hyperprior-checkerboard", {}),
+    ("hyperprior-elic", "hyperprior-elic", {}),
     ("factorized", "factorized", {}),
 ]
 

@@ -1,4 +1,4 @@
-"""Checkerboard, grouped ("enhanced"), channel-wise and hyperprior entropy models.
+"""Checkerboard, grouped ("enhanced"), channel-wise, ELIC and hyperprior entropy models.
 
 Exact round trips (odd sizes included, with and without side information), likelihood ranges,
 measured bits against −Σlog2 likelihood after brief training, causality of the contexts, the
@@ -18,8 +18,10 @@ import torch.nn.functional as F
 
 from hmcodec.entropy import ENTROPY_MODELS
 from hmcodec.entropy.checkerboard import anchor_mask
+from hmcodec.entropy.elic import SpaceChannelModel, elic_groups
+from hmcodec.entropy.gaussian import ContextGaussianModel, GaussianEntropyModel
 from hmcodec.entropy.grouped import log_scale_to_scale, raster_mask, split_groups
-from hmcodec.entropy.hyperprior import hyper_size
+from hmcodec.entropy.hyperprior import HyperpriorModel, MeanScaleModel, _hyperprior_over, hyper_size
 
 CHANNELS = 8
 SIDE = 3
@@ -29,8 +31,11 @@ MODELS = [
     ("checkerboard", "checkerboard", {}),
     ("grouped", "grouped", {"group_size": 4, "blocks": 1, "hidden": 8}),
     ("channelwise", "channelwise", {"group_size": 4, "hidden": 8}),
+    ("elic", "elic", {"hidden": 8}),
     ("hyperprior", "hyperprior", {}),
-    ("hyperprior-context", "hyperprior", {"context": True}),
+    ("hyperprior-context", "hyperprior-context", {}),
+    ("hyperprior-checkerboard", "hyperprior-checkerboard", {}),
+    ("hyperprior-elic", "hyperprior-elic", {"hidden": 8}),
 ]
 MODEL_IDS = [case[0] for case in MODELS]
 
@@ -64,11 +69,33 @@ def total_bits(likelihoods: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def test_models_are_registered() -> None:
-    for name in ("checkerboard", "grouped", "channelwise", "hyperprior", "hyperprior-context"):
+    for name in ("checkerboard", "grouped", "channelwise", "elic", "hyperprior"):
         assert name in ENTROPY_MODELS
+    for context in ("context", "checkerboard", "channelwise", "grouped", "elic"):
+        assert f"hyperprior-{context}" in ENTROPY_MODELS
+
+
+def test_a_hyperprior_is_a_hyper_codec_around_a_context_model() -> None:
+    """The hyper features come first in the context model's side information, then the
+    caller's; the context model is the registered one (composition, not a subclass)."""
     joint = ENTROPY_MODELS.build("hyperprior-context", channels=4, side_channels=2)
-    assert joint.use_context and joint.side_channels == 2
-    assert not ENTROPY_MODELS.build("hyperprior", channels=4).use_context
+    assert isinstance(joint, HyperpriorModel) and joint.side_channels == 2
+    assert isinstance(joint.conditional, ContextGaussianModel)
+    assert joint.conditional.side_channels == 2 + 8
+    elic = ENTROPY_MODELS.build("hyperprior-elic", channels=32)
+    assert isinstance(elic.conditional, SpaceChannelModel)
+    assert isinstance(ENTROPY_MODELS.build("hyperprior", channels=4).conditional, MeanScaleModel)
+    with pytest.raises(ValueError, match="side information|Gaussian context model"):
+        _hyperprior_over("factorized")(channels=4)
+
+
+def test_elic_groups_scale_the_papers_uneven_split() -> None:
+    assert elic_groups(320) == [16, 16, 32, 64, 192]
+    assert elic_groups(32) == [2, 2, 3, 6, 19]
+    for channels in (1, 2, 3, 5, 8, 16, 192):
+        sizes = elic_groups(channels)
+        assert sum(sizes) == channels and min(sizes) >= 1
+        assert sizes == sorted(sizes) or channels < 5
 
 
 def test_split_groups() -> None:
@@ -138,7 +165,7 @@ def test_likelihoods_have_the_latent_shape(name: str, kwargs: dict, side_channel
     alone = model(y_hat[1:], None if side is None else side[1:])  # a batch is per-sample
     for key, value in alone.items():
         torch.testing.assert_close(likelihoods[key][1:], value)
-    expected = {"y", "z"} if name == "hyperprior" else {"y"}
+    expected = {"y", "z"} if name.startswith("hyperprior") else {"y"}
     assert set(likelihoods) == expected
     assert likelihoods["y"].shape == y_hat.shape
     if "z" in likelihoods:
@@ -160,7 +187,7 @@ def test_missing_side_information_is_an_error(name: str, kwargs: dict) -> None:
         model.compress(y_hat, side_information(SIDE + 1, 4, 4))
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [c[1:] for c in MODELS[:4]], ids=MODEL_IDS[:4])
+@pytest.mark.parametrize(("name", "kwargs"), [c[1:] for c in MODELS], ids=MODEL_IDS)
 def test_diverged_parameters_are_refused(name: str, kwargs: dict) -> None:
     """NaN parameters would index outside the coder's tables: compress raises instead."""
     model = build(name, kwargs)
@@ -179,8 +206,12 @@ RATE_CASES = [  # (id, name, kwargs, with side information)
     ("grouped", "grouped", {"group_size": 8, "blocks": 1, "hidden": 16}, False),
     ("channelwise", "channelwise", {"group_size": 8, "hidden": 16}, False),
     ("channelwise-side", "channelwise", {"group_size": 8, "hidden": 16}, True),
+    ("elic", "elic", {"hidden": 16}, False),
+    ("elic-side", "elic", {"hidden": 16}, True),
     ("hyperprior-side", "hyperprior", {}, True),
-    ("hyperprior-context", "hyperprior", {"context": True}, False),
+    ("hyperprior-context", "hyperprior-context", {}, False),
+    ("hyperprior-checkerboard", "hyperprior-checkerboard", {}, False),
+    ("hyperprior-elic-side", "hyperprior-elic", {"hidden": 16}, True),
 ]
 
 
@@ -245,25 +276,76 @@ def test_grouped_context_is_causal() -> None:
                     assert group == len(groups) - 1 or bool(moved[0, stop:].any())
 
 
-def test_grouped_positionwise_decoder_computes_the_training_parameters() -> None:
-    """The serial float64 walk (cached per-position layers) equals the whole-tensor forward."""
+#: every Gaussian model whose walk is checked against its training forward (float64)
+GAUSSIAN_MODELS = [
+    ("context", {}),
+    ("checkerboard", {}),
+    ("channelwise", {"group_size": 4, "hidden": 6}),
+    ("grouped", {"group_size": 4, "blocks": 2, "hidden": 6}),
+    ("elic", {"hidden": 6}),
+]
+
+
+@pytest.mark.parametrize("with_side", [False, True], ids=["alone", "side"])
+@pytest.mark.parametrize(("name", "kwargs"), GAUSSIAN_MODELS, ids=[m[0] for m in GAUSSIAN_MODELS])
+def test_the_coding_walk_computes_the_training_parameters(
+    name: str, kwargs: dict, with_side: bool
+) -> None:
+    """The float64 walk that encoder and decoder share derives exactly the (μ, σ) that
+    training used, for every symbol, each symbol visited once (the coded probability is the
+    trained likelihood)."""
     torch.manual_seed(1)
-    model = build("grouped", {"group_size": 4, "blocks": 2, "hidden": 6}, SIDE, 10).double()
+    model = build(name, kwargs, SIDE if with_side else 0, 10).double()
+    assert isinstance(model, GaussianEntropyModel)
     height, width = 5, 6
     y_hat = correlated_latent(10, height, width).double()
-    side = side_information(SIDE, height, width).double()
+    side = side_information(SIDE, height, width).double() if with_side else None
     with torch.no_grad():
         means, scales = model.gaussian(y_hat, side)
     walked_means, walked_scales = torch.zeros_like(means), torch.zeros_like(scales)
+    visits = torch.zeros_like(means)
 
-    def step(start: int, stop: int, h: int, w: int, mean, scale) -> torch.Tensor:
-        walked_means[0, start:stop, h, w] = mean
-        walked_scales[0, start:stop, h, w] = scale
-        return y_hat[0, start:stop, h, w]
+    def step(where, mean, scale) -> torch.Tensor:
+        walked_means[where] = mean
+        walked_scales[where] = scale
+        visits[where] += 1
+        return y_hat[where]
 
     assert torch.equal(model.walk((height, width), side, step), y_hat)
+    assert bool((visits == 1).all())
     torch.testing.assert_close(walked_means, means, rtol=0, atol=1e-10)
     torch.testing.assert_close(walked_scales, scales, rtol=0, atol=1e-10)
+
+
+def test_the_mean_scale_model_needs_side_information() -> None:
+    with pytest.raises(ValueError, match="side information only"):
+        MeanScaleModel(4, 0)
+
+
+def test_elic_groups_see_earlier_groups_and_their_own_anchors_only() -> None:
+    """Anchors of group g: side information and groups < g; non-anchors: also g's anchors."""
+    torch.manual_seed(0)
+    model = build("elic", {"hidden": 6}, 0, 10)
+    groups = model.groups
+    height, width = 6, 7
+    anchors = anchor_mask(height, width)[0, 0]
+    y_hat = correlated_latent(10, height, width)
+    with torch.no_grad():
+        means, scales = model.gaussian(y_hat)
+        for group, (start, stop) in enumerate(groups):
+            for h, w in ((2, 2), (2, 3)):
+                changed = y_hat.clone()
+                changed[0, start, h, w] += 7
+                new_means, new_scales = model.gaussian(changed)
+                moved = ((new_means - means).abs() + (new_scales - scales).abs() > 1e-6)[0]
+                assert not bool(moved[:start].any())  # earlier groups never
+                own = moved[start:stop]
+                assert not bool((own & anchors).any())  # the group's anchors never
+                if not bool(anchors[h, w]):
+                    assert not bool(own.any())  # a non-anchor informs nothing in its group
+                else:
+                    assert bool(own.any())
+                assert group == len(groups) - 1 or bool(moved[stop:].any())
 
 
 def test_checkerboard_context_is_two_pass() -> None:

@@ -3,6 +3,7 @@
 from hmcodec.entropy import (  # noqa: F401
     channelwise,
     checkerboard,
+    elic,
     factorized,
     gaussian,
     grouped,

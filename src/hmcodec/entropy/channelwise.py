@@ -12,14 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from hmcodec.entropy.base import (
-    ENTROPY_MODELS,
-    LatentEntropyModel,
-    float64_copy,
-    spatial_size,
-)
-from hmcodec.entropy.coding import expect_strings
-from hmcodec.entropy.gaussian import GaussianTables
+from hmcodec.entropy.base import ENTROPY_MODELS, float64_copy
+from hmcodec.entropy.gaussian import GaussianEntropyModel, GaussianTables, SymbolStep
 from hmcodec.entropy.grouped import GroupSizes, log_scale_to_scale, split_groups, with_side
 
 
@@ -58,7 +52,7 @@ class GroupParameters(nn.Module):
 
 
 @ENTROPY_MODELS.register("channelwise")
-class ChannelGroupModel(LatentEntropyModel):
+class ChannelGroupModel(GaussianEntropyModel):
     """Channel-conditional groups, no spatial context (He 2022, ELIC); parallel decoding.
 
     Group g's (μ, σ) come from [side, groups < g] in one whole-tensor pass per group.
@@ -94,13 +88,8 @@ class ChannelGroupModel(LatentEntropyModel):
             scales.append(log_scale_to_scale(log_scale, self.tables.scale_max))
         return torch.cat(means, dim=1), torch.cat(scales, dim=1)
 
-    def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
-        self.check_side(side)
-        means, scales = self.gaussian(y_hat, side)
-        return {"y": self.tables.likelihood(y_hat, means, scales)}
-
-    def _groups(self, size: tuple[int, int], side: Tensor | None, step) -> Tensor:
-        """One float64 pass per group; ``step(start, stop, base, table)`` returns its values."""
+    def walk(self, size: tuple[int, int], side: Tensor | None, step: SymbolStep) -> Tensor:
+        """One float64 pass per channel group (all its positions at once)."""
         self.check_side(side)
         networks = float64_copy(self.networks)
         side = side.double() if side is not None else None
@@ -109,36 +98,6 @@ class ChannelGroupModel(LatentEntropyModel):
             for network, (start, stop) in zip(networks, self.groups, strict=True):
                 means, log_scales = network(self._inputs(y_hat, side, start)).chunk(2, dim=1)
                 scales = log_scale_to_scale(log_scales, self.tables.scale_max)
-                scales = scales.clamp_min(self.tables.scale_min)
-                _, _, base, table = self.tables.snap(means, scales)
-                y_hat[:, start:stop] = step(start, stop, base, table).double()
+                where = (slice(None), slice(start, stop))
+                y_hat[where] = step(where, means, scales).double()
         return y_hat
-
-    def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
-        symbols, tables = [], []
-        values = y_hat.detach().round().long().cpu()
-
-        def step(start: int, stop: int, base: Tensor, table: Tensor) -> Tensor:
-            group = values[:, start:stop]
-            symbols.append((group - base).reshape(-1))
-            tables.append(table.reshape(-1))
-            return group
-
-        self._groups(spatial_size(y_hat.shape), side, step)
-        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
-
-    def decompress(
-        self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
-    ) -> Tensor:
-        (string,) = expect_strings(strings, 1)
-        decoder = self.tables.coder().decoder(string)
-
-        def step(start: int, stop: int, base: Tensor, table: Tensor) -> Tensor:
-            return decoder.decode(table) + base
-
-        y_hat = self._groups(spatial_size(size), side, step).float()
-        decoder.finish()
-        return y_hat
-
-    def update(self) -> None:
-        self.tables.update()

@@ -21,14 +21,13 @@ import torch.nn.functional as F
 from compressai.layers import CheckerboardMaskedConv2d
 from torch import Tensor
 
-from hmcodec.entropy.base import (
-    ENTROPY_MODELS,
-    LatentEntropyModel,
-    float64_copy,
-    spatial_size,
+from hmcodec.entropy.base import ENTROPY_MODELS, float64_copy, spatial_size
+from hmcodec.entropy.gaussian import (
+    EntropyParameters,
+    GaussianEntropyModel,
+    GaussianTables,
+    SymbolStep,
 )
-from hmcodec.entropy.coding import expect_strings
-from hmcodec.entropy.gaussian import EntropyParameters, GaussianTables
 
 
 def anchor_mask(height: int, width: int, device: torch.device | None = None) -> Tensor:
@@ -39,7 +38,7 @@ def anchor_mask(height: int, width: int, device: torch.device | None = None) -> 
 
 
 @ENTROPY_MODELS.register("checkerboard")
-class CheckerboardModel(LatentEntropyModel):
+class CheckerboardModel(GaussianEntropyModel):
     """Gaussian with a two-pass checkerboard context (He 2021); parallel decoding.
 
     With ``side_channels > 0`` the side information is concatenated with the context features
@@ -58,7 +57,6 @@ class CheckerboardModel(LatentEntropyModel):
         self.entropy_parameters = EntropyParameters(2 * channels + side_channels, channels)
         self.tables = GaussianTables(mean_levels=mean_levels)
 
-    # ------------------------------------------------------------------------------ training
     def gaussian(self, y_hat: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(μ, σ) of every symbol as the two-pass decoder derives them (training precision)."""
         anchors = anchor_mask(*spatial_size(y_hat.shape), device=y_hat.device)
@@ -68,18 +66,9 @@ class CheckerboardModel(LatentEntropyModel):
         means, scales = self.entropy_parameters(features).chunk(2, dim=1)
         return means, scales
 
-    def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
-        self.check_side(side)
-        means, scales = self.gaussian(y_hat, side)
-        return {"y": self.tables.likelihood(y_hat, means, scales)}
-
-    # -------------------------------------------------------------------------------- coding
-    def _two_passes(self, size: tuple[int, int], side: Tensor | None, step) -> Tensor:
-        """Anchors, then non-anchors; ``step(mask, base, table)`` returns the pass's values.
-
-        ``mask`` is a C×h×w boolean selection; ``base``/``table`` are the selected symbols'
-        integer bases and table indexes (channel-major, raster order inside a channel).
-        """
+    def walk(self, size: tuple[int, int], side: Tensor | None, step: SymbolStep) -> Tensor:
+        """Anchors, then non-anchors; each pass's symbols channel-major, raster order inside a
+        channel (``where`` is the pass's C×h×w boolean selection)."""
         self.check_side(side)
         weight = (self.context.weight * self.context.mask).detach().double()
         bias = self.context.bias.detach().double()
@@ -101,36 +90,5 @@ class CheckerboardModel(LatentEntropyModel):
                 if side is not None:
                     features = torch.cat([features, side], dim=1)
                 means, scales = parameters(features).chunk(2, dim=1)
-                scales = scales.clamp_min(self.tables.scale_min)
-                _, _, base, table = self.tables.snap(means[mask], scales[mask])
-                y_hat[mask] = step(mask, base, table).double()
+                y_hat[mask] = step(mask, means[mask], scales[mask]).double()
         return y_hat
-
-    def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
-        symbols, tables = [], []
-        values = y_hat.detach().round().long().cpu()
-
-        def step(mask: Tensor, base: Tensor, table: Tensor) -> Tensor:
-            selected = values[mask]
-            symbols.append(selected - base)
-            tables.append(table)
-            return selected
-
-        self._two_passes(spatial_size(y_hat.shape), side, step)
-        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
-
-    def decompress(
-        self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
-    ) -> Tensor:
-        (string,) = expect_strings(strings, 1)
-        decoder = self.tables.coder().decoder(string)
-
-        def step(mask: Tensor, base: Tensor, table: Tensor) -> Tensor:
-            return decoder.decode(table) + base
-
-        y_hat = self._two_passes(spatial_size(size), side, step).float()
-        decoder.finish()
-        return y_hat
-
-    def update(self) -> None:
-        self.tables.update()

@@ -10,18 +10,27 @@ coder's 16-bit precision.
 from __future__ import annotations
 
 import math
+import statistics
+from abc import abstractmethod
+from collections.abc import Callable
 
-import scipy.stats
 import torch
 import torch.nn.functional as F
 from compressai.layers import MaskedConv2d
 from compressai.ops import LowerBound
 from torch import Tensor, nn
 
-from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy
+from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy, spatial_size
 from hmcodec.entropy.coding import CdfTables, TableBuffers, build_cdf_tables, expect_strings
 
 LIKELIHOOD_BOUND = 1e-9
+
+#: Where a group of symbols sits in the 1×C×h×w latent: an index or a boolean mask, so that
+#: ``latent[where]`` are the group's symbols in coding order.
+Where = tuple[int | slice, ...] | Tensor
+#: ``step(where, means, scales) -> values``: the coder's callback for one group of symbols,
+#: given their float64 (μ, σ) shaped like ``latent[where]``; returns their integer values.
+SymbolStep = Callable[[Where, Tensor, Tensor], Tensor]
 
 
 def _normal_cdf(x: Tensor) -> Tensor:
@@ -77,7 +86,7 @@ class GaussianTables(TableBuffers, nn.Module):
 
     def update(self) -> None:
         """Build one 16-bit CDF per grid cell (float64, so the tables are exact and portable)."""
-        multiplier = -scipy.stats.norm.ppf(self.tail_mass / 2)
+        multiplier = -statistics.NormalDist().inv_cdf(self.tail_mass / 2)
         pmfs, tails, lengths, offsets = [], [], [], []
         for level in range(self.num_scales):
             scale = math.exp(self.log_min + level * self.log_step)
@@ -114,8 +123,71 @@ class EntropyParameters(nn.Sequential):
         )
 
 
+class GaussianEntropyModel(LatentEntropyModel):
+    """The skeleton every Gaussian entropy model shares: a model states only how it derives
+    (μ, σ) for training (:meth:`gaussian`) and in what order the coder visits the symbols
+    (:meth:`walk`); likelihoods, tables, encoding and decoding live here, once.
+
+    One walk serves the encoder and the decoder, so both derive the same float64 parameters
+    from the same already-decoded symbols; the snapped grid of :class:`GaussianTables` makes the
+    trained likelihood the coded probability.
+    """
+
+    tables: GaussianTables
+
+    @abstractmethod
+    def gaussian(self, y_hat: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(μ, σ) of every symbol as the decoder derives them (training precision)."""
+
+    @abstractmethod
+    def walk(self, size: tuple[int, int], side: Tensor | None, step: SymbolStep) -> Tensor:
+        """Visit every symbol group in decoding order, calling ``step`` with its float64
+        (μ, σ); returns the 1×C×h×w float64 latent filled with ``step``'s values."""
+
+    def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
+        self.check_side(side)
+        means, scales = self.gaussian(y_hat, side)
+        return {"y": self.tables.likelihood(y_hat, means, scales)}
+
+    def coding_parameters(self, means: Tensor, scales: Tensor) -> tuple[Tensor, Tensor]:
+        """Integer bases ⌊μ_q⌋ and table indexes of symbols with parameters (μ, σ)."""
+        _, _, base, table = self.tables.snap(means, scales.clamp_min(self.tables.scale_min))
+        return base, table
+
+    def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
+        values = y_hat.detach().round().long().cpu()
+        symbols, tables = [], []
+
+        def step(where: Where, means: Tensor, scales: Tensor) -> Tensor:
+            base, table = self.coding_parameters(means, scales)
+            selected = values[where]
+            symbols.append((selected - base).reshape(-1))
+            tables.append(table.reshape(-1))
+            return selected
+
+        self.walk(spatial_size(y_hat.shape), side, step)
+        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
+
+    def decompress(
+        self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
+    ) -> Tensor:
+        (string,) = expect_strings(strings, 1)
+        decoder = self.tables.coder().decoder(string)
+
+        def step(where: Where, means: Tensor, scales: Tensor) -> Tensor:
+            base, table = self.coding_parameters(means, scales)
+            return decoder.decode(table) + base
+
+        y_hat = self.walk(spatial_size(size), side, step).float()
+        decoder.finish()
+        return y_hat
+
+    def update(self) -> None:
+        self.tables.update()
+
+
 @ENTROPY_MODELS.register("context")
-class ContextGaussianModel(LatentEntropyModel):
+class ContextGaussianModel(GaussianEntropyModel):
     """Gaussian with a masked 5×5 spatial context, decoded in raster order (Minnen 2018).
 
     With ``side_channels > 0`` the side information h_c(ŷ_b) is concatenated with the context
@@ -133,65 +205,31 @@ class ContextGaussianModel(LatentEntropyModel):
         self.entropy_parameters = EntropyParameters(2 * channels + side_channels, channels)
         self.tables = GaussianTables(mean_levels=mean_levels)
 
-    def _gaussian(self, features: Tensor, side: Tensor | None) -> tuple[Tensor, Tensor]:
+    def gaussian(self, y_hat: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        features = self.context(y_hat)
         if side is not None:
             features = torch.cat([features, side], dim=1)
         means, scales = self.entropy_parameters(features).chunk(2, dim=1)
         return means, scales
 
-    def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
+    def walk(self, size: tuple[int, int], side: Tensor | None, step: SymbolStep) -> Tensor:
+        """Raster order, one position (all channels) at a time."""
         self.check_side(side)
-        means, scales = self._gaussian(self.context(y_hat), side)
-        return {"y": self.tables.likelihood(y_hat, means, scales)}
-
-    def _serial(self, y_hat: Tensor, side: Tensor | None, step) -> Tensor:
-        """Walk the latent in raster order; ``step(h, w, table, base)`` returns column (h, w)."""
-        self.check_side(side)
-        weight = (self.context.weight * self.context.mask).double()
-        bias = self.context.bias.double()
+        weight = (self.context.weight * self.context.mask).detach().double()
+        bias = self.context.bias.detach().double()
         parameters = float64_copy(self.entropy_parameters)
-        pad = self.kernel_size // 2
-        padded = F.pad(y_hat.double(), (pad, pad, pad, pad))
+        k, pad = self.kernel_size, self.kernel_size // 2
+        height, width = size
+        padded = torch.zeros(1, self.channels, height + 2 * pad, width + 2 * pad).double()
         side = side.double() if side is not None else None
-        height, width = y_hat.shape[-2:]
         with torch.no_grad():
             for h in range(height):
                 for w in range(width):
-                    crop = padded[:, :, h : h + self.kernel_size, w : w + self.kernel_size]
-                    features = F.conv2d(crop, weight, bias)
+                    features = F.conv2d(padded[:, :, h : h + k, w : w + k], weight, bias)
                     if side is not None:
                         features = torch.cat([features, side[:, :, h : h + 1, w : w + 1]], 1)
                     means, scales = parameters(features).chunk(2, dim=1)
-                    scales = scales.clamp_min(self.tables.scale_min)
-                    _, _, base, table = self.tables.snap(means, scales)
-                    padded[:, :, h + pad, w + pad] = step(h, w, table, base).double()
-        return padded[:, :, pad:-pad, pad:-pad]
-
-    def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
-        symbols, tables = [], []
-
-        def step(h: int, w: int, table: Tensor, base: Tensor) -> Tensor:
-            column = y_hat[:, :, h, w].round().long()
-            symbols.append((column - base.view(1, -1)).view(-1))
-            tables.append(table.view(-1))
-            return column
-
-        self._serial(torch.zeros_like(y_hat), side, step)
-        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
-
-    def decompress(
-        self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
-    ) -> Tensor:
-        (string,) = expect_strings(strings, 1)
-        decoder = self.tables.coder().decoder(string)
-
-        def step(h: int, w: int, table: Tensor, base: Tensor) -> Tensor:
-            return decoder.decode(table.view(-1)).view(1, -1) + base.view(1, -1)
-
-        empty = torch.zeros(1, self.channels, *size)
-        y_hat = self._serial(empty, side, step).float()
-        decoder.finish()
-        return y_hat
-
-    def update(self) -> None:
-        self.tables.update()
+                    where = (slice(None), slice(None), h, w)
+                    values = step(where, means[:, :, 0, 0], scales[:, :, 0, 0])
+                    padded[:, :, h + pad, w + pad] = values.double()
+        return padded[:, :, pad : pad + height, pad : pad + width]

@@ -20,20 +20,15 @@ evaluate identical ops on identical tensors in the encoder and the decoder.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hmcodec.entropy.base import (
-    ENTROPY_MODELS,
-    LatentEntropyModel,
-    spatial_size,
-)
-from hmcodec.entropy.coding import expect_strings
-from hmcodec.entropy.gaussian import GaussianTables
+from hmcodec.entropy.base import ENTROPY_MODELS
+from hmcodec.entropy.gaussian import GaussianEntropyModel, GaussianTables, SymbolStep
 
 GroupSizes = int | Sequence[int]
 
@@ -217,7 +212,7 @@ def with_side(side: Tensor | None, y_hat: Tensor, stop: int) -> Tensor:
 
 
 @ENTROPY_MODELS.register("grouped")
-class GroupedContextModel(LatentEntropyModel):
+class GroupedContextModel(GaussianEntropyModel):
     """The conditional/residual paper's "enhanced" model (arXiv 2305.02562 §3.3); serial.
 
     Group g's (μ, log σ) come from a :class:`RasterStack` over [side, groups < g, group g]; the
@@ -256,22 +251,9 @@ class GroupedContextModel(LatentEntropyModel):
             scales.append(log_scale_to_scale(log_scale, self.tables.scale_max))
         return torch.cat(means, dim=1), torch.cat(scales, dim=1)
 
-    def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
-        self.check_side(side)
-        means, scales = self.gaussian(y_hat, side)
-        return {"y": self.tables.likelihood(y_hat, means, scales)}
-
-    def walk(
-        self,
-        size: tuple[int, int],
-        side: Tensor | None,
-        step: Callable[[int, int, int, int, Tensor, Tensor], Tensor],
-    ) -> Tensor:
-        """Visit every symbol in decoding order (group by group, raster order inside a group).
-
-        ``step(start, stop, h, w, means, scales)`` gets the float64 parameters of channels
-        [start, stop) at (h, w) and returns their values; returns the filled 1×C×h×w latent.
-        """
+    def walk(self, size: tuple[int, int], side: Tensor | None, step: SymbolStep) -> Tensor:
+        """Group by group, raster order inside a group; each step is one position of one
+        group (``where = (0, slice(start, stop), h, w)``)."""
         self.check_side(side)
         height, width = size
         p = self.kernel_size // 2
@@ -286,41 +268,7 @@ class GroupedContextModel(LatentEntropyModel):
                     for w in range(width):
                         means, log_scales = network.at(inputs, h, w).chunk(2)
                         scales = log_scale_to_scale(log_scales, self.tables.scale_max)
-                        inputs[visible:, h + p, w + p] = step(start, stop, h, w, means, scales)
+                        where = (0, slice(start, stop), h, w)
+                        inputs[visible:, h + p, w + p] = step(where, means, scales).double()
                 y_hat[0, start:stop] = inputs[visible:, p : p + height, p : p + width]
         return y_hat
-
-    def _snap(self, means: Tensor, scales: Tensor) -> tuple[Tensor, Tensor]:
-        _, _, base, table = self.tables.snap(means, scales.clamp_min(self.tables.scale_min))
-        return base, table
-
-    def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
-        symbols, tables = [], []
-        values = y_hat.detach().round().long().cpu()
-
-        def step(start: int, stop: int, h: int, w: int, means: Tensor, scales: Tensor) -> Tensor:
-            base, table = self._snap(means, scales)
-            column = values[0, start:stop, h, w]
-            symbols.append(column - base)
-            tables.append(table)
-            return column.double()
-
-        self.walk(spatial_size(y_hat.shape), side, step)
-        return [self.tables.coder().encode(torch.cat(symbols), torch.cat(tables))]
-
-    def decompress(
-        self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
-    ) -> Tensor:
-        (string,) = expect_strings(strings, 1)
-        decoder = self.tables.coder().decoder(string)
-
-        def step(start: int, stop: int, h: int, w: int, means: Tensor, scales: Tensor) -> Tensor:
-            base, table = self._snap(means, scales)
-            return (decoder.decode(table) + base).double()
-
-        y_hat = self.walk(spatial_size(size), side, step).float()
-        decoder.finish()
-        return y_hat
-
-    def update(self) -> None:
-        self.tables.update()

@@ -1,32 +1,41 @@
-"""Mean-scale hyperprior (Ballé et al. 2018; Minnen et al. 2018), optionally with context.
+"""Hyperpriors as composition: a hyper codec hands ``params`` to any Gaussian context model.
 
 z = h_a(ŷ) (two stride-2 convolutions) is rounded with straight-through gradients and coded
 with the factorized density (:class:`~hmcodec.entropy.factorized.FactorizedModel`); the hyper
-features h_s(ẑ) join the side information of a Gaussian entropy model of ŷ: the parallel
-mean-scale hyperprior (``context=False``, Minnen 2018's "mean & scale hyperprior") or, with
-``context=True``, Minnen 2018's joint model, which adds the serial masked 5×5 context of
-:class:`~hmcodec.entropy.gaussian.ContextGaussianModel` (this class reuses its tables, entropy
-parameters and serial walk). Latents of any size are zero-padded to a multiple of 4 for h_a and
-h_s's output is cropped back; the decoder knows the latent size. Strings: ``[z, y]``.
+features h_s(ẑ) are the first channels of the side information of a
+:class:`~hmcodec.entropy.gaussian.GaussianEntropyModel` of ŷ, followed by the caller's own side
+information (an enhancement layer's h_c(ŷ_b)). This is the composition of CompressAI's
+``HyperpriorLatentCodec`` (a hyper codec whose output is the ``params`` of a context codec):
+
+* ``hyperprior`` — Minnen 2018's mean & scale hyperprior (:class:`MeanScaleModel`, no context);
+* ``hyperprior-context`` — Minnen 2018's joint model (serial masked 5×5 context);
+* ``hyperprior-checkerboard`` — He et al. 2021 (two parallel passes);
+* ``hyperprior-elic`` — He et al. 2022, ELIC (uneven channel groups, checkerboard in each);
+* ``hyperprior-channelwise`` and ``hyperprior-grouped`` — the same hyper codec over those models.
+
+Latents of any size are zero-padded to a multiple of 4 for h_a and h_s's output is cropped
+back; the decoder knows the latent size. Strings: ``[z, *the context model's]``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hmcodec.entropy.base import (
-    ENTROPY_MODELS,
-    LatentEntropyModel,
-    float64_copy,
-    spatial_size,
-)
+from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy, spatial_size
 from hmcodec.entropy.coding import expect_strings
 from hmcodec.entropy.factorized import FactorizedModel
-from hmcodec.entropy.gaussian import ContextGaussianModel, EntropyParameters
+from hmcodec.entropy.gaussian import (
+    EntropyParameters,
+    GaussianEntropyModel,
+    GaussianTables,
+    SymbolStep,
+)
 from hmcodec.entropy.quantize import quantize
 
 #: down-sampling factor of h_a.
@@ -38,32 +47,61 @@ def hyper_size(size: tuple[int, int]) -> tuple[int, int]:
     return math.ceil(size[0] / HYPER_STRIDE), math.ceil(size[1] / HYPER_STRIDE)
 
 
-@ENTROPY_MODELS.register("hyperprior")
-class HyperpriorModel(ContextGaussianModel):
-    """ŷ ~ N(μ, σ) with (μ, σ) from h_s(ẑ) ⊕ side information (⊕ serial context if ``context``).
+def hyper_features(channels: int) -> int:
+    """Width of h_s(ẑ) for a latent of ``channels`` (Minnen 2018: twice the latent's)."""
+    return 2 * channels
+
+
+class MeanScaleModel(GaussianEntropyModel):
+    """ŷ ~ N(μ, σ) with (μ, σ) from the side information alone, all symbols in one pass
+    (Minnen 2018's mean & scale hyperprior once the side information is h_s(ẑ))."""
+
+    def __init__(self, channels: int, side_channels: int, mean_levels: int = 4) -> None:
+        if side_channels < 1:
+            raise ValueError("the mean-scale model derives (μ, σ) from side information only")
+        super().__init__(channels, side_channels)
+        self.entropy_parameters = EntropyParameters(side_channels, channels)
+        self.tables = GaussianTables(mean_levels=mean_levels)
+
+    def gaussian(self, y_hat: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        assert side is not None  # check_side refuses None
+        means, scales = self.entropy_parameters(side).chunk(2, dim=1)
+        return means, scales
+
+    def walk(self, size: tuple[int, int], side: Tensor | None, step: SymbolStep) -> Tensor:
+        self.check_side(side)
+        assert side is not None
+        with torch.no_grad():
+            means, scales = float64_copy(self.entropy_parameters)(side.double()).chunk(2, dim=1)
+            return step((slice(None),), means, scales).double()
+
+
+class HyperpriorModel(LatentEntropyModel):
+    """A hyper codec (h_a, factorized ẑ, h_s) whose features join the side information of
+    ``conditional``, a Gaussian model built for ``side_channels + hyper_features(channels)``.
 
     ``hyper_channels`` is the width of z (default: ``channels``); ``forward`` returns the
-    likelihoods of ``"y"`` and ``"z"``.
+    context model's likelihoods and ``"z"``.
     """
 
     def __init__(
         self,
         channels: int,
-        side_channels: int = 0,
+        side_channels: int,
+        conditional: GaussianEntropyModel,
         hyper_channels: int | None = None,
-        context: bool = False,
-        kernel_size: int = 5,
-        mean_levels: int = 4,
     ) -> None:
+        super().__init__(channels, side_channels)
+        features = hyper_features(channels)
+        if (
+            conditional.channels != channels
+            or conditional.side_channels != features + side_channels
+        ):
+            raise ValueError(
+                f"the context model must code {channels} channels with {features + side_channels} "
+                "side channels (hyper features, then the caller's side information)"
+            )
         hyper = hyper_channels or channels
-        features = 2 * channels
-        super().__init__(channels, side_channels + features, kernel_size, mean_levels)
-        self.side_channels = side_channels  # the caller's side information only
-        self.hyper_features = features
-        self.use_context = context
-        if not context:
-            self.context = None
-            self.entropy_parameters = EntropyParameters(features + side_channels, channels)
         self.h_a = nn.Sequential(
             nn.Conv2d(channels, hyper, 3, padding=1),
             nn.LeakyReLU(inplace=True),
@@ -80,27 +118,20 @@ class HyperpriorModel(ContextGaussianModel):
             nn.Conv2d(middle, features, 3, padding=1),
         )
         self.hyper = FactorizedModel(hyper)
-
-    def check_side(self, side: Tensor | None) -> None:
-        """What the inherited Gaussian sees as side information: h_s(ẑ) ⊕ the caller's side."""
-        expected = self.hyper_features + self.side_channels
-        if side is None or side.shape[1] != expected:
-            raise ValueError(f"expected hyper features and side information ({expected} channels)")
-
-    def _check_caller_side(self, side: Tensor | None) -> None:
-        LatentEntropyModel.check_side(self, side)
+        self.conditional = conditional
 
     def _analysis(self, y_hat: Tensor) -> Tensor:
         height, width = y_hat.shape[-2:]
         padded = F.pad(y_hat, (0, -width % HYPER_STRIDE, 0, -height % HYPER_STRIDE))
         return self.h_a(padded)
 
-    def _hyper_side(
+    def params(
         self, z_hat: Tensor, size: tuple[int, int], side: Tensor | None, exact: bool = False
     ) -> Tensor:
-        """h_s(ẑ) cropped to the latent, followed by the side information (float64 if exact)."""
+        """h_s(ẑ) cropped to the latent, then the caller's side information: the context
+        model's side information (float64 on the coding path, identical in encoder and decoder)."""
         synthesis = self.h_s
-        if exact:  # coding path: identical float64 computation in encoder and decoder
+        if exact:
             synthesis = float64_copy(self.h_s)
             z_hat = z_hat.double()
             side = side.double() if side is not None else None
@@ -108,59 +139,58 @@ class HyperpriorModel(ContextGaussianModel):
         return features if side is None else torch.cat([features, side], dim=1)
 
     def forward(self, y_hat: Tensor, side: Tensor | None = None) -> dict[str, Tensor]:
-        self._check_caller_side(side)
+        self.check_side(side)
         z_hat = quantize(self._analysis(y_hat))
-        z_likelihood = self.hyper(z_hat)["y"]
-        extra = self._hyper_side(z_hat, spatial_size(y_hat.shape), side)
-        if self.use_context:
-            means, scales = self._gaussian(self.context(y_hat), extra)
-        else:
-            means, scales = self.entropy_parameters(extra).chunk(2, dim=1)
-        return {"y": self.tables.likelihood(y_hat, means, scales), "z": z_likelihood}
-
-    def _parallel(self, extra: Tensor) -> tuple[Tensor, Tensor]:
-        """Bases and table indexes of every symbol at once (no context)."""
-        with torch.no_grad():
-            means, scales = float64_copy(self.entropy_parameters)(extra).chunk(2, dim=1)
-            scales = scales.clamp_min(self.tables.scale_min)
-            _, _, base, table = self.tables.snap(means, scales)
-        return base, table
+        likelihoods = self.conditional(y_hat, self.params(z_hat, spatial_size(y_hat.shape), side))
+        return {**likelihoods, "z": self.hyper(z_hat)["y"]}
 
     def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
-        self._check_caller_side(side)
+        self.check_side(side)
         size = spatial_size(y_hat.shape)
         with torch.no_grad():
             z_hat = torch.round(self._analysis(y_hat.detach()))
         z_string = self.hyper.compress(z_hat)[0]
-        extra = self._hyper_side(z_hat, size, side, exact=True)
-        if self.use_context:
-            return [z_string, super().compress(y_hat, extra)[0]]
-        base, table = self._parallel(extra)
-        symbols = y_hat.detach().round().long().cpu() - base
-        return [z_string, self.tables.coder().encode(symbols, table)]
+        params = self.params(z_hat, size, side, exact=True)
+        return [z_string, *self.conditional.compress(y_hat, params)]
 
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
     ) -> Tensor:
-        self._check_caller_side(side)
+        self.check_side(side)
         size = spatial_size(size)
         strings = expect_strings(strings, 2)
         z_hat = self.hyper.decompress(strings[:1], hyper_size(size))
-        extra = self._hyper_side(z_hat, size, side, exact=True)
-        if self.use_context:
-            return super().decompress(strings[1:], size, extra)
-        base, table = self._parallel(extra)
-        return (self.tables.coder().decode_all(strings[1], table) + base).float()
+        params = self.params(z_hat, size, side, exact=True)
+        return self.conditional.decompress(strings[1:], size, params)
 
     def aux_loss(self) -> Tensor:
-        return self.hyper.aux_loss()
+        return self.hyper.aux_loss() + self.conditional.aux_loss()
 
     def update(self) -> None:
-        self.tables.update()
+        self.conditional.update()
         self.hyper.update()
 
 
-@ENTROPY_MODELS.register("hyperprior-context")
-def joint_model(channels: int, side_channels: int = 0, **kwargs: int) -> HyperpriorModel:
-    """Minnen 2018's joint model (hyperprior + serial context), selectable by name alone."""
-    return HyperpriorModel(channels, side_channels, context=True, **kwargs)
+def _hyperprior_over(
+    context_model: str | Callable[..., GaussianEntropyModel],
+) -> Callable[..., HyperpriorModel]:
+    """Builder of a hyperprior over ``context_model`` (a registered name or a class)."""
+
+    def build(
+        channels: int, side_channels: int = 0, hyper_channels: int | None = None, **kwargs: Any
+    ) -> HyperpriorModel:
+        builder = (
+            ENTROPY_MODELS.get(context_model) if isinstance(context_model, str) else context_model
+        )
+        side = side_channels + hyper_features(channels)
+        conditional = builder(channels=channels, side_channels=side, **kwargs)
+        if not isinstance(conditional, GaussianEntropyModel):
+            raise ValueError(f"a hyperprior needs a Gaussian context model, not {context_model!r}")
+        return HyperpriorModel(channels, side_channels, conditional, hyper_channels)
+
+    return build
+
+
+ENTROPY_MODELS.register("hyperprior")(_hyperprior_over(MeanScaleModel))
+for _name in ("context", "checkerboard", "channelwise", "grouped", "elic"):
+    ENTROPY_MODELS.register(f"hyperprior-{_name}")(_hyperprior_over(_name))
