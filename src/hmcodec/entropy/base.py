@@ -8,9 +8,10 @@ earlier layers (conditional coding), ``None`` for layers coded alone.
 from __future__ import annotations
 
 import copy
+import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -78,10 +79,36 @@ def entropy_models(module: ModuleLike) -> list[LatentEntropyModel]:
     return [m for child in module.children() for m in entropy_models(child)]
 
 
+#: float64 copies by source module, with the state they were copied from (see float64_copy).
+_FLOAT64_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[object, ...], nn.Module]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def tensor_state(tensors: Iterable[Tensor]) -> tuple[object, ...]:
+    """What identifies the current values of ``tensors``: storage, dtype, shape and in-place
+    version of each (an optimiser step, ``load_state_dict`` or ``.to()`` changes it); empty
+    if a tensor keeps no version (an inference-mode tensor), meaning "do not cache"."""
+    try:
+        return tuple((t.data_ptr(), t.dtype, t.shape, t._version) for t in tensors)
+    except RuntimeError:  # inference tensors track no version counter
+        return ()
+
+
 def float64_copy(module: ModuleT) -> ModuleT:
-    """A float64 copy of ``module`` for entropy-parameter paths at coding time.
+    """A float64 eval-mode copy of ``module`` for entropy-parameter paths at coding time.
 
     The encoder and the decoder must derive identical table indexes; computing the parameters
     in float64 makes that robust to thread counts and kernels (the latent CRC catches the rest).
+    The copy is made once and reused while the module's parameters and buffers are unchanged
+    (keyed on :func:`tensor_state`), so coding an image does not deep-copy networks each time.
     """
-    return copy.deepcopy(module).double().eval()
+    state = tensor_state([*module.parameters(), *module.buffers()])
+    cached = _FLOAT64_COPIES.get(module)
+    if state and cached is not None and cached[0] == state:
+        return cast(ModuleT, cached[1])
+    with torch.no_grad():
+        copy_ = copy.deepcopy(module).double().eval().requires_grad_(False)
+    if state:
+        _FLOAT64_COPIES[module] = (state, copy_)
+    return copy_

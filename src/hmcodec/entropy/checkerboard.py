@@ -78,17 +78,16 @@ class CheckerboardModel(GaussianEntropyModel):
         selections = (anchors, ~anchors)
         y_hat = torch.zeros(1, self.channels, *size, dtype=torch.float64)
         with torch.no_grad():
-            for index, mask in enumerate(selections):
-                mask = mask.expand(1, self.channels, *size)
-                if not bool(mask.any()):
+            for index, selection in enumerate(selections):
+                if not bool(selection.any()):
                     continue
                 if index == 0:  # anchors: zero context
                     features = torch.zeros(1, 2 * self.channels, *size, dtype=torch.float64)
                 else:  # non-anchors: context of the decoded anchors (the only non-zeros)
                     features = F.conv2d(y_hat, weight, bias, padding=self.kernel_size // 2)
-                    features = features * selections[1]
                 if side is not None:
                     features = torch.cat([features, side], dim=1)
-                means, scales = parameters(features).chunk(2, dim=1)
-                y_hat[mask] = step(mask, means[mask], scales[mask]).double()
+                means, scales = parameters.at(features, selection[0, 0])
+                mask = selection.expand(1, self.channels, *size)
+                y_hat[mask] = step(mask, means.reshape(-1), scales.reshape(-1)).double()
         return y_hat

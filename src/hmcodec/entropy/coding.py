@@ -9,6 +9,7 @@ from compressai._CXX import pmf_to_quantized_cdf
 from compressai.ans import BufferedRansEncoder, RansDecoder
 from torch import Tensor
 
+from hmcodec.entropy.base import tensor_state
 from hmcodec.errors import StreamError
 
 PRECISION = 16
@@ -41,23 +42,21 @@ class CdfTables:
         self.offsets = offset.tolist()
 
     def encode(self, symbols: Tensor, indexes: Tensor) -> bytes:
+        symbols, indexes = symbols.reshape(-1).long(), indexes.reshape(-1).long()
         if indexes.numel() and (int(indexes.min()) < 0 or int(indexes.max()) >= len(self.cdfs)):
             # e.g. NaN entropy parameters; the C++ coder would read outside its tables
             raise ValueError(
                 "entropy parameters are not finite; has the model's training diverged?"
             )
-        return self.encode_lists(
-            symbols.reshape(-1).int().tolist(), indexes.reshape(-1).int().tolist()
-        )
-
-    def encode_lists(self, symbols: list[int], indexes: list[int]) -> bytes:
-        if symbols and max(max(symbols), -min(symbols)) > MAX_SYMBOL:
+        if symbols.numel() and bool(((symbols > MAX_SYMBOL) | (symbols < -MAX_SYMBOL)).any()):
             raise ValueError(
                 f"latents are not finite or beyond ±{MAX_SYMBOL}; has the model's training "
                 "diverged?"
             )
         encoder = BufferedRansEncoder()
-        encoder.encode_with_indexes(symbols, indexes, self.cdfs, self.lengths, self.offsets)
+        encoder.encode_with_indexes(
+            symbols.tolist(), indexes.tolist(), self.cdfs, self.lengths, self.offsets
+        )
         return bytes(encoder.flush())
 
     def decode_all(self, string: bytes, indexes: Tensor) -> Tensor:
@@ -102,20 +101,20 @@ class CheckedDecoder:
             rans = RansDecoder()
             rans.set_stream(self.string + pad * pad_length)
             self._decoders.append(rans)
-        self._values: list[int] = []
-        self._indexes: list[int] = []
+        self._values: list[Tensor] = []
+        self._indexes: list[Tensor] = []
 
     def decode(self, indexes: Tensor) -> Tensor:
-        flat = indexes.reshape(-1).tolist()
-        if flat and (min(flat) < 0 or max(flat) >= len(self.tables.cdfs)):
+        flat = indexes.reshape(-1).long()
+        if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= len(self.tables.cdfs)):
             raise CorruptStringError("its entropy parameters point outside the coder's tables")
-        used = sorted(set(flat))
-        local = {table: position for position, table in enumerate(used)}
+        used, local = torch.unique(flat, sorted=True, return_inverse=True)
+        tables = used.tolist()
         arguments = (
-            [local[i] for i in flat],
-            [self.tables.cdfs[i] for i in used],
-            [self.tables.lengths[i] for i in used],
-            [self.tables.offsets[i] for i in used],
+            local.tolist(),
+            [self.tables.cdfs[i] for i in tables],
+            [self.tables.lengths[i] for i in tables],
+            [self.tables.offsets[i] for i in tables],
         )
         first, second = (rans.decode_stream(*arguments) for rans in self._decoders)
         if first != second:
@@ -123,15 +122,18 @@ class CheckedDecoder:
                 "its entropy-coded string ends before its latents do "
                 "(the stream is truncated, altered, or declares a wrong image size)"
             )
-        if first and max(max(first), -min(first)) > MAX_SYMBOL:
+        values = torch.tensor(first, dtype=torch.int64)
+        if values.numel() and bool(((values > MAX_SYMBOL) | (values < -MAX_SYMBOL)).any()):
             raise CorruptStringError(f"it decodes to latents beyond ±{MAX_SYMBOL}")
-        self._values += first
-        self._indexes += flat
-        return torch.tensor(first, dtype=torch.int64).reshape(indexes.shape)
+        self._values.append(values)
+        self._indexes.append(flat)
+        return values.reshape(indexes.shape)
 
     def finish(self) -> None:
         """Refuse a string that is not exactly the encoding of the symbols decoded from it."""
-        if self.tables.encode_lists(self._values, self._indexes) != self.string:
+        values = torch.cat(self._values) if self._values else torch.zeros(0, dtype=torch.int64)
+        indexes = torch.cat(self._indexes) if self._indexes else torch.zeros(0, dtype=torch.int64)
+        if self.tables.encode(values, indexes) != self.string:
             raise CorruptStringError(
                 "its entropy-coded string is not the encoding of the latents decoded from it "
                 "(bytes left unread or altered: a corrupt stream, or a decoder whose entropy "
@@ -143,9 +145,24 @@ class TableBuffers:
     """Mixin for modules whose coder tables (``cdf``, ``cdf_length``, ``offset``) change size.
 
     The buffers are empty until ``update()``; loading a state dict resizes them first.
+    :meth:`coder` converts them for the coder once and reuses that while they are unchanged.
     """
 
     TABLE_BUFFERS = ("cdf", "cdf_length", "offset")
+    cdf: Tensor
+    cdf_length: Tensor
+    offset: Tensor
+
+    def coder(self) -> CdfTables:
+        """The coder's view of the current tables (cached per table state)."""
+        state = tensor_state((self.cdf, self.cdf_length, self.offset))
+        cached: tuple[tuple[object, ...], CdfTables] | None = getattr(self, "_coder", None)
+        if state and cached is not None and cached[0] == state:
+            return cached[1]
+        tables = CdfTables(self.cdf, self.cdf_length, self.offset)
+        if state:
+            object.__setattr__(self, "_coder", (state, tables))
+        return tables
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in self.TABLE_BUFFERS:

@@ -12,7 +12,7 @@ from compressai.ops import LowerBound
 from torch import Tensor
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, spatial_size
-from hmcodec.entropy.coding import CdfTables, TableBuffers, build_cdf_tables, expect_strings
+from hmcodec.entropy.coding import TableBuffers, build_cdf_tables, expect_strings
 from hmcodec.entropy.gaussian import LIKELIHOOD_BOUND
 
 
@@ -73,12 +73,12 @@ class FactorizedModel(TableBuffers, LatentEntropyModel):
         return torch.arange(self.channels).view(1, -1, 1, 1).expand(1, -1, *size)
 
     def compress(self, y_hat: Tensor, side: Tensor | None = None) -> list[bytes]:
-        coder = CdfTables(self.cdf, self.cdf_length, self.offset)
+        coder = self.coder()
         return [coder.encode(y_hat.round().long(), self._indexes(spatial_size(y_hat.shape)))]
 
     def decompress(
         self, strings: list[bytes], size: tuple[int, int], side: Tensor | None = None
     ) -> Tensor:
-        coder = CdfTables(self.cdf, self.cdf_length, self.offset)
+        coder = self.coder()
         (string,) = expect_strings(strings, 1)
         return coder.decode_all(string, self._indexes(size)).float()

@@ -21,7 +21,7 @@ from compressai.ops import LowerBound
 from torch import Tensor, nn
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_copy, spatial_size
-from hmcodec.entropy.coding import CdfTables, TableBuffers, build_cdf_tables, expect_strings
+from hmcodec.entropy.coding import TableBuffers, build_cdf_tables, expect_strings
 
 LIKELIHOOD_BOUND = 1e-9
 
@@ -105,9 +105,6 @@ class GaussianTables(TableBuffers, nn.Module):
         self.cdf_length = torch.tensor(lengths, dtype=torch.int32)
         self.offset = torch.tensor(offsets, dtype=torch.int32)
 
-    def coder(self) -> CdfTables:
-        return CdfTables(self.cdf, self.cdf_length, self.offset)
-
 
 class EntropyParameters(nn.Sequential):
     """1×1 convolutions from context (+ side information) features to (μ, σ) (Minnen 2018)."""
@@ -121,6 +118,21 @@ class EntropyParameters(nn.Sequential):
             nn.LeakyReLU(inplace=True),
             nn.Conv2d(hidden2, 2 * channels, 1),
         )
+
+    def at(self, features: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+        """(μ, σ) at the ``positions`` (an h×w boolean mask) of a batch of one, each
+        C×N: channel-major, raster order inside a channel, as ``latent[0][:, positions]``.
+
+        The 1×1 convolutions are evaluated as matrix products on those positions only (a
+        parallel pass that codes half the positions computes half the parameters)."""
+        rows = features[0][:, positions].T
+        for layer in self:
+            if isinstance(layer, nn.Conv2d):
+                rows = F.linear(rows, layer.weight[:, :, 0, 0], layer.bias)
+            else:
+                rows = layer(rows)
+        means, scales = rows.T.chunk(2, dim=0)
+        return means, scales
 
 
 class GaussianEntropyModel(LatentEntropyModel):
