@@ -436,3 +436,33 @@ def test_benchmark_script_prints_the_table(capsys: pytest.CaptureFixture[str]) -
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert len(table) == 1 + len(script.MODELS)
     assert table[1].startswith("| context |") and "1.0×" in table[1]
+
+
+# -- the coding path's caches follow the parameters --------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["checkerboard", "hyperprior-elic"])
+def test_cached_coding_copies_follow_the_parameters(name: str) -> None:
+    """The float64 copies and coder tables are reused between images, but an optimiser step,
+    a loaded state dict or new tables are coded with at once (a stale copy would code with
+    the old weights and the decoder of a fresh process would refuse the stream)."""
+    torch.manual_seed(0)
+    model = build(name, {}, SIDE)
+    model.update()
+    y_hat, side = correlated_latent(CHANNELS, 6, 7), side_information(SIDE, 6, 7)
+    first = model.compress(y_hat, side)
+    assert model.compress(y_hat, side) == first  # reused: same strings
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    total_bits(model(y_hat, side)).backward()
+    optimizer.step()  # in place, as training does
+    model.update()
+    fresh = build(name, {}, SIDE)
+    fresh.load_state_dict(model.state_dict())
+    stepped = model.compress(y_hat, side)
+    assert stepped != first and stepped == fresh.compress(y_hat, side)
+    torch.manual_seed(5)
+    other = build(name, {}, SIDE)
+    other.update()
+    model.load_state_dict(other.state_dict())
+    assert model.compress(y_hat, side) == other.compress(y_hat, side)
+    assert torch.equal(model.decompress(other.compress(y_hat, side), (6, 7), side), y_hat)
