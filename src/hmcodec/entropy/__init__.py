@@ -1,6 +1,11 @@
 """Quantisation and entropy models; every model is registered by name in ENTROPY_MODELS."""
 
-from hmcodec.entropy import (  # noqa: F401
+from hmcodec import lazy_imports
+
+lazy_imports.install()  # before the first CompressAI import: its coder without its datasets
+
+
+from hmcodec.entropy import (  # noqa: E402, F401
     channelwise,
     checkerboard,
     elic,
@@ -9,7 +14,7 @@ from hmcodec.entropy import (  # noqa: F401
     grouped,
     hyperprior,
 )
-from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel
-from hmcodec.entropy.quantize import quantize, scale_gradient
+from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel  # noqa: E402
+from hmcodec.entropy.quantize import quantize, scale_gradient  # noqa: E402
 
 __all__ = ["ENTROPY_MODELS", "LatentEntropyModel", "quantize", "scale_gradient"]

@@ -7,7 +7,6 @@ tables are that same PMF at the integers, so estimate and bitstream agree.
 from __future__ import annotations
 
 import torch
-from compressai.entropy_models import EntropyBottleneck
 from compressai.ops import LowerBound
 from torch import Tensor
 
@@ -24,6 +23,9 @@ class FactorizedModel(TableBuffers, LatentEntropyModel):
         if side_channels:
             raise ValueError("the factorized model takes no side information")
         super().__init__(channels, 0)
+        # deferred: compressai.entropy_models imports scipy.stats (~2 s) at module level
+        from compressai.entropy_models import EntropyBottleneck
+
         self.bottleneck = EntropyBottleneck(channels)
         self.lower_bound_likelihood = LowerBound(LIKELIHOOD_BOUND)
         self.register_buffer("cdf", torch.zeros(0, 0, dtype=torch.int32))

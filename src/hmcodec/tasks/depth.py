@@ -15,8 +15,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor, nn
-from torchvision.models import mobilenet_v3_large
-from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
 from hmcodec.io import write_pil_png
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
@@ -26,6 +24,7 @@ from hmcodec.tasks.weights import (
     evaluating,
     load_backbone_weights,
     load_weights,
+    torchvision_builder,
 )
 
 #: 16-bit PNGs store ``round(depth × 256)`` (the KITTI depth convention, up to 256 m); 0 = none.
@@ -167,12 +166,15 @@ class LRASPPDepthTask(DepthTask):
         super().__init__(label_names)
         self.normalize = ImageNetNormalize()
         load_backbone_weights(
-            self.network.get_submodule("backbone"), backbone_weights, mobilenet_v3_large()
+            self.network.get_submodule("backbone"),
+            backbone_weights,
+            torchvision_builder("torchvision.models", "mobilenet_v3_large")(),
         )
         load_weights(self.network, weights)
 
     def build_network(self) -> nn.Module:
-        return lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=1)
+        lraspp = torchvision_builder("torchvision.models.segmentation", "lraspp_mobilenet_v3_large")
+        return lraspp(weights=None, weights_backbone=None, num_classes=1)
 
     def forward(self, image_like: Tensor) -> Tensor:
         return super().forward(self.normalize(image_like))

@@ -10,14 +10,13 @@ needs network). Tests never download.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import get_weight
-from torchvision.ops.misc import FrozenBatchNorm2d
 
 from hmcodec.errors import ModelError
 
@@ -29,6 +28,18 @@ _FILE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 _EXAMPLE = "DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1"
 
 
+def torchvision_builder(module: str, name: str) -> Callable[..., nn.Module]:
+    """torchvision's model builder ``module.name``, imported when first called: importing
+    torchvision pulls ``torch._dynamo`` (2.5 s at start-up, measured with ``python -X importtime
+    -m hmcodec decode``), which a command that only codes never needs."""
+
+    def build(*args: Any, **kwargs: Any) -> nn.Module:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    build.__name__ = build.__qualname__ = name
+    return build
+
+
 def _looks_like_path(weights: str) -> bool:
     return weights.endswith(_FILE_SUFFIXES) or "/" in weights or "\\" in weights
 
@@ -36,6 +47,8 @@ def _looks_like_path(weights: str) -> bool:
 def torchvision_weights(weights: str) -> Any:
     """The torchvision ``WeightsEnum`` member named ``weights`` (no download), or ModelError."""
     try:
+        from torchvision.models import get_weight
+
         return get_weight(weights)
     except (ValueError, KeyError, AttributeError) as error:
         raise ModelError(
@@ -138,6 +151,8 @@ def freeze_batchnorm(module: nn.Module) -> nn.Module:
     """
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
+            from torchvision.ops.misc import FrozenBatchNorm2d
+
             frozen = FrozenBatchNorm2d(child.num_features)
             with torch.no_grad():
                 if child.affine:
