@@ -17,9 +17,9 @@ from hmcodec.bitstream import Stream
 from hmcodec.checkpoint import LoadedModel, load_model
 from hmcodec.codec.api import decode, encode
 from hmcodec.codec.scalable import BASE, pad_to_stride
+from hmcodec.codec.split import SplitCodec, SplitOptions
 from hmcodec.errors import ConfigError, StreamError
 from hmcodec.evaluate.learned import evaluate_models
-from hmcodec.machines.split import SplitCodec, SplitOptions
 from hmcodec.machines.tasks import FullInputTask, build_pretrained_task, load_task_weights
 from hmcodec.tasks.weights import evaluating
 from hmcodec.train.config import load_config

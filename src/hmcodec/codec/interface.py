@@ -1,19 +1,36 @@
-"""The interfaces that codec architectures and enhancement methods offer, for type checking.
+"""The codec interface every architecture implements, and the enhancement slot's protocol.
 
 Every architecture in :data:`hmcodec.codec.scalable.ARCHITECTURES` (``scalable``, ``split``,
-``direct-features``) offers :class:`Codec`; every entry of
+``direct-features``) is a :class:`Codec`: an :class:`torch.nn.Module` that is its ordered
+layers (:attr:`Codec.layers`, :mod:`hmcodec.codec.layers`) plus their heads, and owns coding
+them: :meth:`Codec.compress` (image → one payload per coded layer) and :meth:`Codec.decompress`
+(payloads of a prefix of the layers → latents, the task prediction and the output). The
+``.hmc`` container around the payloads is :mod:`hmcodec.codec.api`'s. Every entry of
 :data:`hmcodec.codec.methods.ENHANCEMENTS` and a machines-only codec's empty enhancement slot
-offer :class:`EnhancementLayer`. They are structural (:class:`typing.Protocol`): the classes do
-not inherit from them, mypy checks that they match. Each lists what the container, the model
-files, training and evaluation use, and the few :class:`torch.nn.Module` methods they call.
+offer :class:`EnhancementLayer`, a structural protocol that mypy checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import torch
 from torch import Tensor, nn
+
+from hmcodec.codec.layers import (
+    BaseLayer,
+    Decoded,
+    Layer,
+    LayerPayload,
+    MissingLayerError,
+    decode_layer,
+    enhancement_layers,
+    latent_crc,
+    pad_to_stride,
+)
+from hmcodec.entropy.base import entropy_models
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
@@ -73,57 +90,161 @@ class EnhancementLayer(ModuleLike, Protocol):
         ...
 
 
-class Codec(ModuleLike, Protocol):
-    """A codec architecture, as :class:`~hmcodec.codec.scalable.ScalableCodec` and
-    :class:`~hmcodec.machines.split.SplitCodec` offer it (``LoadedModel.codec``)."""
+class Codec(nn.Module, ABC):
+    """A codec architecture (``LoadedModel.codec``): ordered layers plus heads, coded here.
 
-    @property
-    def config(self) -> CodecConfig: ...
+    Subclasses build the modules named below (their attribute names are the state-dict keys
+    that model fingerprints cover) and the training and coding steps of their base layer; the
+    layers, their coding and decoding, the rate ranges and the coder tables follow from them.
+    """
 
+    config: CodecConfig
     #: down-sampling of the latents; inputs are padded to a multiple of it.
-    @property
-    def stride(self) -> int: ...
+    stride: int
+    base_analysis: nn.Module
+    base_entropy: LatentEntropyModel
+    base_synthesis: nn.Module
+    #: the head of the base layer's output.
+    task: TaskHead
+    #: the head of the enhancement layer's output (None: that output is the image).
+    secondary_task: TaskHead | None
+    enhancement: EnhancementLayer
+    auxiliary: AuxiliaryBranch | None
 
-    @property
-    def base_analysis(self) -> nn.Module: ...
-
-    @property
-    def base_entropy(self) -> LatentEntropyModel: ...
-
-    @property
-    def base_synthesis(self) -> nn.Module: ...
-
-    @property
-    def task(self) -> TaskHead: ...
-
-    @property
-    def secondary_task(self) -> TaskHead | None: ...
-
-    @property
-    def enhancement(self) -> EnhancementLayer: ...
-
-    @property
-    def auxiliary(self) -> AuxiliaryBranch | None: ...
-
-    @property
-    def layer_count(self) -> int: ...
-
+    # ----------------------------------------------------------------------------- training
+    @abstractmethod
     def forward_base(
         self, x: Tensor, beta: float = 0.0, lmbda: float | None = None
     ) -> dict[str, Any]: ...
 
+    @abstractmethod
     def forward_enhancement(
         self, x: Tensor, y_hat_b: Tensor, lmbda: float | None = None
     ) -> dict[str, Any]: ...
 
-    def base_symbols(self, x: Tensor, lmbda: float | None = None) -> Tensor: ...
+    @abstractmethod
+    def base_modules(self) -> list[nn.Module]:
+        """Everything the base stage trains and the enhancement stage keeps frozen."""
 
-    def base_latent(self, symbols: Tensor, lmbda: float | None = None) -> Tensor: ...
+    @abstractmethod
+    def for_inference(self) -> Codec:
+        """This codec without its training-only parts."""
 
-    def rate_ranges(self) -> dict[int, RateRange]: ...
+    # ------------------------------------------------------------------------------- layers
+    @abstractmethod
+    def base_symbols(self, x: Tensor, lmbda: float | None = None) -> Tensor:
+        """The integers the base layer codes for a stride-aligned batch."""
 
-    def base_modules(self) -> list[nn.Module]: ...
+    @abstractmethod
+    def base_latent(self, symbols: Tensor, lmbda: float | None = None) -> Tensor:
+        """ŷ_b from the base layer's integers."""
 
-    def for_inference(self) -> Codec: ...
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers in coding order: the base (read by ``task``), then what the enhancement
+        slot holds (read by ``secondary_task``, or the image), if it gives an output."""
+        return (BaseLayer(self), *enhancement_layers(self.enhancement, self.secondary_task))
 
-    def update(self) -> None: ...
+    @property
+    def layer_count(self) -> int:
+        """How many layers send a payload (chunks in a full stream)."""
+        return sum(layer.coded for layer in self.layers)
+
+    def rate_ranges(self) -> dict[int, RateRange]:
+        """The λ range of each variable-rate layer, by layer index."""
+        return {layer.index: layer.rate for layer in self.layers if layer.rate is not None}
+
+    def latent_shape(self, height: int, width: int) -> tuple[int, int]:
+        """Rows × columns of every layer's latent for a ``height``×``width`` image."""
+        return -(-height // self.stride), -(-width // self.stride)
+
+    def update(self) -> None:
+        """Build every entropy model's coder tables (CompressAI's ``update()``)."""
+        for model in entropy_models(self):
+            model.update()
+
+    def _prefix(self, layers: int | None) -> tuple[Layer, ...]:
+        every = self.layers
+        if layers is None:
+            return every
+        if not 1 <= layers <= len(every):
+            raise ValueError(f"this codec has {len(every)} layer(s): decode 1 to {len(every)}")
+        return every[:layers]
+
+    # ------------------------------------------------------------------------------- coding
+    @torch.no_grad()
+    def compress(
+        self,
+        image: Tensor,
+        lmbdas: Mapping[int, float] | None = None,
+        layers: int | None = None,
+    ) -> list[LayerPayload]:
+        """One payload per coded layer of the first ``layers`` (None: all) for a float
+        3×H×W image in [0, 1]; ``lmbdas``: the λ of each variable-rate layer, by index."""
+        point = dict(lmbdas or {})
+        unknown = set(point) - set(self.rate_ranges())
+        if unknown:
+            raise ValueError(f"layer {min(unknown)} of this model is not variable-rate")
+        height, width = (int(n) for n in image.shape[-2:])
+        x = pad_to_stride(image.unsqueeze(0).float(), self.stride)
+        shape = self.latent_shape(height, width)
+        earlier: dict[int, Tensor] = {}
+        payloads = []
+        for layer in self._prefix(layers):
+            if not layer.coded:
+                continue
+            lmbda = point.get(layer.index)
+            strings, symbols = layer.compress(x, earlier, lmbda)
+            crc = latent_crc(symbols, height, width, lmbda)
+            payloads.append(LayerPayload(layer.index, tuple(strings), shape, crc, lmbda))
+            earlier[layer.index] = layer.latent(symbols, lmbda)
+        return payloads
+
+    @torch.no_grad()
+    def decompress(
+        self,
+        payloads: Sequence[LayerPayload],
+        size: tuple[int, int],
+        layers: int | None = None,
+    ) -> Decoded:
+        """Decode the first ``layers`` layers (None: all) of a ``size`` = (height, width) image.
+
+        Each coded layer needs its payload; its λ, strings and latent checksum are checked
+        before its latent is used (a :class:`~hmcodec.codec.layers.LayerError` otherwise).
+        Every layer's output is cropped to ``size`` and read by its head: the base task's
+        prediction, then the second task's or the image (clamped to [0, 1]).
+        """
+        height, width = size
+        shape = self.latent_shape(height, width)
+        given: dict[int, LayerPayload] = {}
+        for payload in payloads:
+            given.setdefault(payload.index, payload)
+        latents: dict[int, Tensor] = {}
+        heads: list[Any] = []
+        image: Tensor | None = None
+        for layer in self._prefix(layers):
+            y_hat: Tensor | None = None
+            if layer.coded:
+                sent = given.get(layer.index)
+                if sent is None:
+                    raise MissingLayerError(layer.index)
+                if sent.shape != shape:
+                    raise ValueError(
+                        f"layer {layer.index}'s payload covers a {sent.shape} latent, "
+                        f"not the {shape} of a {height}×{width} image"
+                    )
+                y_hat = decode_layer(layer, sent, size, latents)
+            output = layer.output(y_hat, latents)[..., :height, :width]
+            if y_hat is not None:
+                latents[layer.index] = y_hat
+            if layer.head is not None:
+                heads.append(layer.head.predict(output)[0])
+            else:
+                image = output[0].clamp(0, 1)
+        return Decoded(
+            tuple(latents),
+            heads[0],
+            image=image,
+            secondary_prediction=heads[1] if len(heads) > 1 else None,
+            latents=latents,
+        )

@@ -90,8 +90,16 @@ class EnhancementMethod(nn.Module):
     def preview(self, y_hat_b: Tensor) -> Tensor | None:
         return None
 
+    def side_information(self) -> nn.Module | None:
+        """The transform of ŷ_b this layer is conditioned on (h_c), None if it ignores ŷ_b."""
+        return self.side_transform if self.side_channels else None
+
     def _output(self, y_hat_e: Tensor, y_hat_b: Tensor) -> Tensor:
         return self.synthesis(y_hat_e)
+
+    def output(self, y_hat_e: Tensor, y_hat_b: Tensor) -> Tensor:
+        """The layer's output (image or second task's input) from the de-scaled ŷ_e and ŷ_b."""
+        return self._output(y_hat_e, y_hat_b)
 
     def _analyse(self, x: Tensor, y_hat_b: Tensor) -> Tensor:
         return self.analysis(x)
@@ -115,10 +123,14 @@ class EnhancementMethod(nn.Module):
         self, strings: list[bytes], y_hat_b: Tensor, lmbda: float | None = None
     ) -> tuple[Tensor, Tensor]:
         """Output and the decoded integers."""
-        size = spatial_size(y_hat_b.shape)
-        symbols = self.entropy.decompress(strings, size, self.side(y_hat_b, exact=True))
+        symbols = self.decompress_symbols(strings, y_hat_b)
         y_hat = descaled(self.gain, symbols, lmbda)
         return self._output(y_hat, y_hat_b), symbols
+
+    def decompress_symbols(self, strings: list[bytes], y_hat_b: Tensor) -> Tensor:
+        """The decoded integers, on ŷ_b's latent grid."""
+        size = spatial_size(y_hat_b.shape)
+        return self.entropy.decompress(strings, size, self.side(y_hat_b, exact=True))
 
 
 @ENHANCEMENTS.register("conditional")
@@ -140,6 +152,9 @@ class ResidualMethod(EnhancementMethod):
 
     def preview(self, y_hat_b: Tensor) -> Tensor:
         return self.preview_synthesis(y_hat_b)
+
+    def side_information(self) -> nn.Module:
+        return self.preview_synthesis
 
     def _analyse(self, x: Tensor, y_hat_b: Tensor) -> Tensor:
         return self.analysis(x - self.preview(y_hat_b))

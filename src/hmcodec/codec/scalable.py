@@ -12,20 +12,13 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hmcodec.codec.interface import Codec
+from hmcodec.codec.layers import BASE, ENHANCEMENT, LAYER_NAMES, pad_to_stride
 from hmcodec.codec.methods import ENHANCEMENTS
-from hmcodec.codec.rate import (
-    GainUnit,
-    RateRange,
-    build_gain_units,
-    check_variable_rate,
-    descaled,
-    scaled,
-)
+from hmcodec.codec.rate import GainUnit, build_gain_units, check_variable_rate, descaled, scaled
 from hmcodec.entropy import ENTROPY_MODELS, quantize, scale_gradient
-from hmcodec.entropy.base import entropy_models
 from hmcodec.entropy.quantize import QUANTIZERS
 from hmcodec.errors import ConfigError
 from hmcodec.nn.transforms import (
@@ -39,16 +32,24 @@ from hmcodec.registry import Registry
 from hmcodec.tasks import build_task
 
 if TYPE_CHECKING:
-    from hmcodec.codec.interface import Codec, EnhancementLayer
+    from hmcodec.codec.interface import EnhancementLayer
 
-BASE, ENHANCEMENT = 0, 1
-#: the layers by index, as ``model.variable_rate`` names them.
-LAYER_NAMES = ("base", "enhancement")
+__all__ = [
+    "ARCHITECTURES",
+    "BASE",
+    "ENHANCEMENT",
+    "LAYER_NAMES",
+    "AuxiliaryBranch",
+    "CodecConfig",
+    "ScalableCodec",
+    "build_codec",
+    "pad_to_stride",
+]
 
-#: codec classes by name; each takes a :class:`CodecConfig` and offers ScalableCodec's interface,
-#: :class:`~hmcodec.codec.interface.Codec` (``forward_base``, ``base_modules``, ``enhancement``,
-#: ``stride``, ``update``…), so the container, model files, training and evaluation serve every
-#: one of them.
+#: codec classes by name; each takes a :class:`CodecConfig` and is a
+#: :class:`~hmcodec.codec.interface.Codec` (its layers, ``compress``/``decompress``,
+#: ``forward_base``, ``base_modules``…), so the container, model files, training and evaluation
+#: serve every one of them. ``hmcodec.codec`` registers ``split`` and ``direct-features``.
 ARCHITECTURES: Registry[Codec] = Registry("architecture")
 
 
@@ -96,8 +97,7 @@ class CodecConfig:
         return config
 
     def validate(self) -> None:
-        register_architectures()
-        ARCHITECTURES.get(self.architecture)
+        ARCHITECTURES.get(self.architecture)  # importing hmcodec.codec registers them all
         self.transform_size()
         self.transform_size("enhancement")
         ENHANCEMENTS.get(self.method)
@@ -148,15 +148,6 @@ class CodecConfig:
         return asdict(self)
 
 
-def pad_to_stride(x: Tensor, stride: int = STRIDE) -> Tensor:
-    """Replicate-pad the bottom/right so height and width are multiples of ``stride``."""
-    height, width = x.shape[-2:]
-    pad_h, pad_w = -height % stride, -width % stride
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-    return x
-
-
 #: the recognisers an auxiliary branch can use (``CodecConfig.auxiliary_branch``).
 AUXILIARY_BRANCHES = ("copy", "shallow")
 
@@ -183,11 +174,13 @@ class AuxiliaryBranch(nn.Module):
 
 
 @ARCHITECTURES.register("scalable")
-class ScalableCodec(nn.Module):
+class ScalableCodec(Codec):
     """Base layer (task) + one enhancement layer (image or second task), as in Fig. 1."""
 
     #: down-sampling of the latents; inputs are padded to a multiple of it.
     stride = STRIDE
+    base_analysis: AnalysisTransform
+    base_synthesis: SynthesisTransform
 
     def __init__(self, config: CodecConfig | dict[str, Any]) -> None:
         super().__init__()
@@ -259,11 +252,6 @@ class ScalableCodec(nn.Module):
         """ŷ_b from the decoded integers: symbols ⊙ g⁻¹(λ)."""
         return descaled(self.base_gain, symbols, lmbda)
 
-    def rate_ranges(self) -> dict[int, RateRange]:
-        """The λ range of each variable-rate layer, by layer index."""
-        units = {BASE: self.base_gain, ENHANCEMENT: getattr(self.enhancement, "gain", None)}
-        return {index: unit.rate for index, unit in units.items() if unit is not None}
-
     def base_modules(self) -> list[nn.Module]:
         """Everything the base stage trains and the enhancement stage keeps frozen."""
         modules = [
@@ -286,20 +274,6 @@ class ScalableCodec(nn.Module):
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("auxiliary.")}
         codec.load_state_dict(state)
         return codec
-
-    def update(self) -> None:
-        """Build every entropy model's coder tables (CompressAI's ``update()``)."""
-        for model in entropy_models(self):
-            model.update()
-
-    @property
-    def layer_count(self) -> int:
-        return 2 if self.enhancement.has_layer else 1
-
-
-def register_architectures() -> None:
-    """Import the modules that register further architectures (coding for machines)."""
-    import hmcodec.machines  # noqa: F401
 
 
 def build_codec(config: CodecConfig | dict[str, Any]) -> Codec:

@@ -1,8 +1,9 @@
 """What the benchmark times: hmcodec's layers and CompressAI's reference models as coders.
 
 A :class:`Coder` is ``setup`` (untimed) → ``encode`` → ``decode`` plus its rate; the base layer
-encodes through :func:`~hmcodec.codec.api.encode_base`, the path :func:`~hmcodec.codec.api.encode`
-takes, so its row times exactly what the public encoder does for the base chunk.
+encodes through the codec's ``compress`` of its first layer, the path
+:func:`~hmcodec.codec.api.encode` takes, so its row times exactly what the public encoder does
+for the base chunk.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torch import Tensor
 
 from hmcodec.bitstream import Stream
 from hmcodec.checkpoint import LoadedModel
-from hmcodec.codec.api import decode, encode, encode_base, operating_point
+from hmcodec.codec.api import decode, encode, operating_point
 from hmcodec.codec.methods import EnhancementMethod
 from hmcodec.codec.scalable import BASE, ENHANCEMENT, pad_to_stride
 from hmcodec.evaluate.learned import estimated_bits
@@ -65,13 +66,13 @@ def hmcodec_coders(model: LoadedModel, label: str = "hmcodec") -> list[Coder]:
             estimates[key] = estimated_bits(model, image)
         return estimates[key]
 
-    def base_setup(image: Tensor) -> tuple[Tensor, int, int]:
-        return pad_to_stride(image[None].float(), codec.stride), image.shape[-2], image.shape[-1]
+    def base_setup(image: Tensor) -> Tensor:
+        return image
 
-    def base_encode(state: tuple[Tensor, int, int]) -> Stream:
-        x, height, width = state
-        chunk, _ = encode_base(codec, x, height, width, base_lmbda)
-        return Stream(model.fingerprint, height, width, "RGB", (chunk,))
+    def base_encode(image: Tensor) -> Stream:
+        (payload,) = codec.compress(image, point, layers=1)
+        height, width = image.shape[-2:]
+        return Stream(model.fingerprint, height, width, "RGB", (payload.chunk(),))
 
     def base_rate(image: Tensor, state: Any, stream: Stream) -> tuple[float, float]:
         return stream.chunk(BASE).payload_bytes * 8.0, estimate(image)[BASE]

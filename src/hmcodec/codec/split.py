@@ -5,16 +5,20 @@
 Y's shape) carries Y, and the decoder runs the back on Ŷ. ``direct-features``: the encoder codes
 the image itself (f on X) and the decoder synthesises the cut features Ŷ1 directly; training
 distils at a point Y2 at or after the cut through the frozen task "mid-model" Y1 → Y2 (Fig. 4),
-down to the output logits. Both are registered in ``ARCHITECTURES`` and offer ScalableCodec's
-interface (``stride``, ``base_analysis``, ``base_entropy``, ``base_synthesis``, ``task``,
-``enhancement``…), so streams, model files, ``hmcodec train``/``eval`` and BD-rates serve them.
+down to the output logits. Both are registered in ``ARCHITECTURES``; each is a
+:class:`~hmcodec.codec.interface.Codec` of one layer (the feature codec, read by the back of the
+task model) and no image, so streams, model files, ``hmcodec train``/``eval`` and BD-rates serve
+them. The cut (:mod:`hmcodec.machines.cut`) and the task models' blocks
+(:mod:`hmcodec.machines.tasks`) come from the coding-for-machines package, which imports nothing
+of :mod:`hmcodec.codec`.
 
 Settings live in ``model.options`` (see :class:`SplitOptions`); the task model is
 ``model.task`` (any FX-traceable head with a ``network``; ``weights`` may be an hmcodec model
 file whose task head is used). The decoded features travel to the head *on the image grid*:
 ``base_synthesis`` repeats each feature cell ``s``×``s`` times (s: the cut's stride), so the
-``[..., :H, :W]`` crop of :func:`hmcodec.codec.api.decode` trims the padding exactly and the
-back reads ``[..., ::s, ::s]``, i.e. the ⌈H/s⌉×⌈W/s⌉ cells the unsplit model would have had.
+``[..., :H, :W]`` crop of :meth:`~hmcodec.codec.interface.Codec.decompress` trims the padding
+exactly and the back reads ``[..., ::s, ::s]``, i.e. the ⌈H/s⌉×⌈W/s⌉ cells the unsplit model
+would have had.
 """
 
 from __future__ import annotations
@@ -27,10 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hmcodec.codec.rate import RateRange
+from hmcodec.codec.interface import Codec
 from hmcodec.codec.scalable import ARCHITECTURES, CodecConfig
 from hmcodec.entropy import ENTROPY_MODELS, quantize
-from hmcodec.entropy.base import entropy_models
 from hmcodec.errors import ConfigError, StreamError
 from hmcodec.machines.cut import OUTPUT, Back, Front, TracedNetwork, probe
 from hmcodec.machines.tasks import (
@@ -285,11 +288,12 @@ class NoImage(nn.Module):
 
 
 @ARCHITECTURES.register("split")
-class SplitCodec(nn.Module):
+class SplitCodec(Codec):
     """Model splitting (Harell et al., Fig. 1b): front → feature codec → back."""
 
     #: what the encoder analyses: the cut features (``split``) or the image (direct coding).
     encoder: ClassVar[str] = "features"
+    task: SplitTask
 
     def __init__(self, config: CodecConfig | dict[str, Any]) -> None:
         super().__init__()
@@ -348,23 +352,12 @@ class SplitCodec(nn.Module):
     def base_latent(self, symbols: Tensor, lmbda: float | None = None) -> Tensor:
         return symbols
 
-    def rate_ranges(self) -> dict[int, RateRange]:
-        return {}
-
     def base_modules(self) -> list[nn.Module]:
         modules = [self.base_analysis, self.base_entropy, self.base_synthesis]
         return modules + ([] if self.options.freeze_task else [self.task])
 
     def for_inference(self) -> SplitCodec:
         return self
-
-    def update(self) -> None:
-        for model in entropy_models(self):
-            model.update()
-
-    @property
-    def layer_count(self) -> int:
-        return 1
 
 
 @ARCHITECTURES.register("direct-features")
