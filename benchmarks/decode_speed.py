@@ -82,7 +82,7 @@ def hmcodec_phases(model: LoadedModel, image: torch.Tensor, repeat: int) -> dict
         )
         y_hat_e = descaled(enhancement.gain, symbols_e, chunk.lmbda)
         phases["enhancement synthesis"], _ = timed(
-            lambda: enhancement._output(y_hat_e, y_hat_b), repeat
+            lambda: enhancement.output(y_hat_e, y_hat_b), repeat
         )
         phases["enhancement layer"] = (
             phases["side information"]
