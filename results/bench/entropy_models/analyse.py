@@ -57,30 +57,38 @@ def main() -> int:
             f"## {description}",
             "",
             "| entropy model | seeds | against | BD-rate (mean, pairs) | seed spread | verdict | "
-            "shared range | measured − estimated (enhancement / base) |",
-            "|---|---|---|---|---|---|---|---|",
+            "shared range | BD-PSNR (dB) | measured − estimated (enhancement / base) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         landed = {arm: curves(arm, size) for arm in ARMS}
         for arm in ARMS:
             tests = landed[arm]
             if not tests:
-                table.append(f"| {arm} | 0 | | not landed | | | | |")
+                table.append(f"| {arm} | 0 | | not landed | | | | | |")
                 continue
             gaps = f"{figure(rate_gap(tests, 'enhancement'))} / {figure(rate_gap(tests, 'base'))}"
             for anchor in ANCHORS:
                 if anchor == arm or not landed[anchor]:
                     continue
+                try:  # PSNR at equal rate: defined where the PSNR ranges do not overlap
+                    psnr = compare_seeds(landed[anchor], tests, METRIC, rate=RATE, measure="metric")
+                    bd_psnr = f"{psnr.mean:+.2f}"
+                except ConfigError:
+                    bd_psnr = "undefined"
                 try:
                     result = compare_seeds(landed[anchor], tests, METRIC, rate=RATE)
-                except ConfigError as error:
-                    table.append(
-                        f"| {arm} | {len(tests)} | {anchor} | undefined: {error} | | | | |"
+                except ConfigError:
+                    cells = f"{arm} | {len(tests)} | {anchor} | undefined (PSNR ranges apart)"
+                    table.append(f"| {cells} | | | 0% | {bd_psnr} | {gaps} |")
+                    rows.append(
+                        {"size": size, "entropy": arm, "anchor": anchor, "bd_psnr_mean": bd_psnr}
                     )
                     continue
                 pairs = ", ".join(f"{p:+.1f}" for p in result.pairs)
                 table.append(
                     f"| {arm} | {len(tests)} | {anchor} | {result.mean:+.1f} % ({pairs}) | "
-                    f"{figure(result.spread)} | {result.verdict} | {result.shared:.0%} | {gaps} |"
+                    f"{figure(result.spread)} | {result.verdict} | {result.shared:.0%} | "
+                    f"{bd_psnr} | {gaps} |"
                 )
                 rows.append(
                     {
@@ -93,6 +101,7 @@ def main() -> int:
                         "seed_spread": result.spread,
                         "verdict": result.verdict,
                         "shared_range": result.shared,
+                        "bd_psnr_mean": bd_psnr,
                         "rate_gap_enhancement_percent": rate_gap(tests, "enhancement"),
                         "rate_gap_base_percent": rate_gap(tests, "base"),
                     }
