@@ -83,11 +83,18 @@ def coding_seconds(work: Path, repeat: int) -> dict[str, float]:
     }
 
 
-def run_once(argv: list[str]) -> tuple[float, float, bool]:
+#: a fresh process up to a loaded model: what ``decode`` pays before its first symbol
+READY = (
+    "import sys; from hmcodec.checkpoint import load_model; from hmcodec.codec.api import decode\n"
+    f"load_model({MODEL!r}); print('torch' in sys.modules, file=sys.stderr)"
+)
+
+
+def run_once(argv: list[str], probe: str = PROBE) -> tuple[float, float, bool]:
     """Wall seconds, peak RSS (MB) and whether torch was imported, of one fresh process."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-c", PROBE, *argv],
+        [sys.executable, "-c", probe, *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -121,6 +128,15 @@ def main() -> None:
             name: [run_once(argv) for _ in range(args.repeat)] for name, argv in coding.items()
         }
         inside = coding_seconds(Path(work), args.repeat)
+        ready = [run_once([], READY) for _ in range(args.repeat)]
+        rows.append(
+            {
+                "command": "imports + model loaded (decode ready)",
+                "seconds": round(statistics.median(r[0] for r in ready), 3),
+                "peak_rss_mb": round(max(r[1] for r in ready), 1),
+                "imports_torch": True,
+            }
+        )
         for name, runs in runs_by_name.items():
             wall = statistics.median(r[0] for r in runs)
             rows.append(
