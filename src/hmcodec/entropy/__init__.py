@@ -1,5 +1,10 @@
 """Quantisation and entropy models; every model is registered by name in ENTROPY_MODELS."""
 
+from hmcodec.compressai_lazy import install as _install_compressai
+
+_install_compressai()  # before CompressAI's first import: no datasets, zoo, models
+
+# ruff: noqa: E402
 from hmcodec.entropy import (  # noqa: F401
     channelwise,
     checkerboard,

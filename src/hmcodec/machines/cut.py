@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, fx, nn
-from torchvision.models import feature_extraction
 
 from hmcodec.errors import ConfigError
 from hmcodec.tasks.weights import evaluating
@@ -37,6 +36,8 @@ _SHAPE_METHODS = ("size", "dim")
 
 def _tracer_kwargs() -> dict[str, Any]:
     """torchvision's default tracer settings (its ops, e.g. FrozenBatchNorm2d, stay leaves)."""
+    from torchvision.models import feature_extraction  # deferred: torchvision is slow to import
+
     defaults = getattr(feature_extraction, "_set_default_tracer_kwargs", None)
     return defaults(None) if defaults is not None else {}
 
@@ -57,6 +58,8 @@ class TracedNetwork:
 
     @classmethod
     def trace(cls, network: nn.Module) -> TracedNetwork:
+        from torchvision.models import feature_extraction
+
         tracer = feature_extraction.NodePathTracer(**_tracer_kwargs())
         try:
             with evaluating(network):

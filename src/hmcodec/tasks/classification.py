@@ -15,12 +15,16 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics.classification import MulticlassAccuracy
-from torchvision.models import resnet18, resnet50
 
 from hmcodec.io import atomic_write
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
-from hmcodec.tasks.weights import ImageNetNormalize, evaluating, load_weights, weight_categories
+from hmcodec.tasks.weights import (
+    ImageNetNormalize,
+    TorchvisionBuilder,
+    evaluating,
+    load_weights,
+    weight_categories,
+)
 
 
 def tiny_classifier(num_classes: int, width: int = 32) -> nn.Module:
@@ -46,6 +50,8 @@ class ClassificationMetric(TaskMetric):
     higher_is_better = True
 
     def __init__(self, num_classes: int) -> None:
+        from torchmetrics.classification import MulticlassAccuracy  # deferred: slow to import
+
         self.accuracy = MulticlassAccuracy(num_classes, top_k=1, average="micro")
         self.images = 0
 
@@ -154,7 +160,7 @@ class ResNet18Task(ResNetClassificationTask):
     """torchvision ``resnet18``."""
 
     name = "classification-resnet18"
-    builder = staticmethod(resnet18)
+    builder = TorchvisionBuilder("resnet18")
 
 
 @TASKS.register("classification-resnet50")
@@ -162,4 +168,4 @@ class ResNet50Task(ResNetClassificationTask):
     """torchvision ``resnet50``."""
 
     name = "classification-resnet50"
-    builder = staticmethod(resnet50)
+    builder = TorchvisionBuilder("resnet50")

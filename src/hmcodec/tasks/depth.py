@@ -15,8 +15,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor, nn
-from torchvision.models import mobilenet_v3_large
-from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
 from hmcodec.io import write_pil_png
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
@@ -166,12 +164,16 @@ class LRASPPDepthTask(DepthTask):
         self.backbone_weights = backbone_weights
         super().__init__(label_names)
         self.normalize = ImageNetNormalize()
+        from torchvision.models import mobilenet_v3_large
+
         load_backbone_weights(
             self.network.get_submodule("backbone"), backbone_weights, mobilenet_v3_large()
         )
         load_weights(self.network, weights)
 
     def build_network(self) -> nn.Module:
+        from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+
         return lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=1)
 
     def forward(self, image_like: Tensor) -> Tensor:

@@ -27,22 +27,12 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor, nn
-from torchmetrics.detection import MeanAveragePrecision
-from torchvision.models import mobilenet_v3_large, resnet50
-from torchvision.models.detection import (
-    FCOS,
-    fasterrcnn_mobilenet_v3_large_fpn,
-    fasterrcnn_resnet50_fpn_v2,
-)
-from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.ops import FeaturePyramidNetwork
-from torchvision.ops.misc import Conv2dNormActivation
-from torchvision.utils import draw_bounding_boxes
 
 from hmcodec.errors import ConfigError
 from hmcodec.io import atomic_write, write_pil_png
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
 from hmcodec.tasks.weights import (
+    TorchvisionBuilder,
     evaluating,
     freeze_batchnorm,
     load_backbone_weights,
@@ -76,6 +66,8 @@ class DetectionMetric(TaskMetric):
     higher_is_better = True
 
     def __init__(self) -> None:
+        from torchmetrics.detection import MeanAveragePrecision  # deferred: slow to import
+
         self.average_precision = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
         self.images = 0
 
@@ -221,6 +213,8 @@ class TorchvisionDetectionTask(TaskHead):
         shown = [i for i, score in enumerate(scores) if score >= DRAW_SCORE_THRESHOLD]
         canvas = torch.full((3, height, width), 255, dtype=torch.uint8)
         if shown:
+            from torchvision.utils import draw_bounding_boxes
+
             names = [self._label_name(labels[i]) or str(labels[i]) for i in shown]
             canvas = draw_bounding_boxes(canvas, boxes[shown], labels=names, colors="red")
         pixels = np.ascontiguousarray(canvas.permute(1, 2, 0).numpy())
@@ -296,8 +290,8 @@ class FasterRCNNResNet50Task(FasterRCNNTask):
     """torchvision ``fasterrcnn_resnet50_fpn_v2`` (BatchNorm throughout, as torchvision has it)."""
 
     name = "detection-fasterrcnn-resnet50-fpn-v2"
-    builder = staticmethod(fasterrcnn_resnet50_fpn_v2)
-    backbone_source = staticmethod(resnet50)
+    builder = TorchvisionBuilder("detection.fasterrcnn_resnet50_fpn_v2")
+    backbone_source = TorchvisionBuilder("resnet50")
 
 
 @TASKS.register("detection-fasterrcnn-mobilenet-v3-fpn")
@@ -305,8 +299,8 @@ class FasterRCNNMobileNetTask(FasterRCNNTask):
     """torchvision ``fasterrcnn_mobilenet_v3_large_fpn``; FrozenBatchNorm2d body when pretrained."""
 
     name = "detection-fasterrcnn-mobilenet-v3-fpn"
-    builder = staticmethod(fasterrcnn_mobilenet_v3_large_fpn)
-    backbone_source = staticmethod(mobilenet_v3_large)
+    builder = TorchvisionBuilder("detection.fasterrcnn_mobilenet_v3_large_fpn")
+    backbone_source = TorchvisionBuilder("mobilenet_v3_large")
     frozen_batchnorm_when_pretrained = True
 
 
@@ -318,6 +312,9 @@ class TinyDetectorBackbone(nn.Module):
     strides: ClassVar[tuple[int, ...]] = (4, 8)
 
     def __init__(self, width: int = 16, out_channels: int = 32) -> None:
+        from torchvision.ops import FeaturePyramidNetwork
+        from torchvision.ops.misc import Conv2dNormActivation
+
         super().__init__()
         self.fine = nn.Sequential(
             Conv2dNormActivation(3, width, stride=2),
@@ -366,6 +363,9 @@ class TinyFCOSTask(TorchvisionDetectionTask):
         super().__init__(num_classes, label_names, min_size, max_size, detector_options)
         self.width = width
         self.out_channels = out_channels
+        from torchvision.models.detection import FCOS
+        from torchvision.models.detection.anchor_utils import AnchorGenerator
+
         backbone = TinyDetectorBackbone(width, out_channels)
         anchors = AnchorGenerator(
             tuple((stride,) for stride in backbone.strides), ((1.0,),) * len(backbone.strides)

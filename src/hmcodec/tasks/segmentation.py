@@ -16,19 +16,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
-from torchmetrics.classification import MulticlassJaccardIndex
-from torchvision.models import mobilenet_v3_large, resnet50
-from torchvision.models.segmentation import (
-    deeplabv3_mobilenet_v3_large,
-    deeplabv3_resnet50,
-    lraspp_mobilenet_v3_large,
-)
 
 from hmcodec.errors import ConfigError
 from hmcodec.io import write_pil_png
 from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
+    TorchvisionBuilder,
     evaluating,
     load_backbone_weights,
     load_weights,
@@ -110,6 +104,8 @@ class SegmentationMetric(TaskMetric):
     higher_is_better = True
 
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
+        from torchmetrics.classification import MulticlassJaccardIndex  # deferred: slow import
+
         self.jaccard = MulticlassJaccardIndex(
             num_classes, ignore_index=ignore_index, average="macro"
         )
@@ -288,8 +284,8 @@ class DeepLabV3ResNet50Task(_DeepLabV3Task):
     """torchvision ``deeplabv3_resnet50`` (paper setting; VOC weights have 21 classes)."""
 
     name = "segmentation-deeplabv3-resnet50"
-    builder = staticmethod(deeplabv3_resnet50)
-    backbone_source = staticmethod(resnet50)
+    builder = TorchvisionBuilder("segmentation.deeplabv3_resnet50")
+    backbone_source = TorchvisionBuilder("resnet50")
 
 
 @TASKS.register("segmentation-deeplabv3-mobilenet")
@@ -297,8 +293,8 @@ class DeepLabV3MobileNetTask(_DeepLabV3Task):
     """torchvision ``deeplabv3_mobilenet_v3_large`` (paper setting)."""
 
     name = "segmentation-deeplabv3-mobilenet"
-    builder = staticmethod(deeplabv3_mobilenet_v3_large)
-    backbone_source = staticmethod(mobilenet_v3_large)
+    builder = TorchvisionBuilder("segmentation.deeplabv3_mobilenet_v3_large")
+    backbone_source = TorchvisionBuilder("mobilenet_v3_large")
 
 
 @TASKS.register("segmentation-lraspp-mobilenet")
@@ -306,8 +302,8 @@ class LRASPPMobileNetTask(TorchvisionSegmentationTask):
     """torchvision ``lraspp_mobilenet_v3_large`` (no auxiliary head)."""
 
     name = "segmentation-lraspp-mobilenet"
-    builder = staticmethod(lraspp_mobilenet_v3_large)
-    backbone_source = staticmethod(mobilenet_v3_large)
+    builder = TorchvisionBuilder("segmentation.lraspp_mobilenet_v3_large")
+    backbone_source = TorchvisionBuilder("mobilenet_v3_large")
 
     def __init__(
         self,

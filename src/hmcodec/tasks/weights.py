@@ -5,19 +5,23 @@ fed with g_b(ŷ_b) "as if it were an image". ``weights`` is therefore either ``N
 init), a local state-dict file, or a torchvision weights enum name such as
 ``"DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1"`` (downloaded through torchvision's cache;
 needs network). Tests never download.
+
+torchvision is imported where it is used, never at module level: ``import torchvision`` costs
+seconds (its ops import ``torch._dynamo``) and the tiny heads of the shipped models need none of
+it, so ``hmcodec encode``/``decode`` with them start without it. A head's torchvision builder is
+a :class:`TorchvisionBuilder` class attribute.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import get_weight
-from torchvision.ops.misc import FrozenBatchNorm2d
 
 from hmcodec.errors import ModelError
 
@@ -33,8 +37,23 @@ def _looks_like_path(weights: str) -> bool:
     return weights.endswith(_FILE_SUFFIXES) or "/" in weights or "\\" in weights
 
 
+class TorchvisionBuilder:
+    """A class attribute that is the torchvision model builder ``torchvision.models.<name>``
+    (``"resnet50"``, ``"segmentation.deeplabv3_resnet50"``), imported at its first access as
+    ``staticmethod(builder)`` would give it: ``Task.builder is resnet50``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Callable[..., nn.Module]:
+        module, _, attribute = f"torchvision.models.{self.name}".rpartition(".")
+        return cast(Callable[..., nn.Module], getattr(importlib.import_module(module), attribute))
+
+
 def torchvision_weights(weights: str) -> Any:
     """The torchvision ``WeightsEnum`` member named ``weights`` (no download), or ModelError."""
+    from torchvision.models import get_weight
+
     try:
         return get_weight(weights)
     except (ValueError, KeyError, AttributeError) as error:
@@ -136,6 +155,8 @@ def freeze_batchnorm(module: nn.Module) -> nn.Module:
     torchvision builds pretrained detection backbones this way (with the default eps, as its
     builders do); statistics and affine parameters are copied. Returns ``module``.
     """
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
             frozen = FrozenBatchNorm2d(child.num_features)
