@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from hmcodec.checkpoint import save_model
+from hmcodec.cli import evaluation
 from hmcodec.data import build_dataset
-from hmcodec.evaluate import cli_learned
 from hmcodec.evaluate.bench import REFERENCES, peak_memory, random_model, run_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def test_peak_memory_sees_python_allocations() -> None:
 def test_bench_command_writes_json(tmp_path: Path, tiny_codec: dict) -> None:
     model = save_model(random_model(tiny_codec, latent_gain=20.0).codec, tmp_path / "m.ckpt")
     parser = argparse.ArgumentParser(prog="hmcodec")
-    cli_learned.register(parser.add_subparsers(dest="command", required=True))
+    evaluation.register(parser.add_subparsers(dest="command", required=True))
     out = tmp_path / "bench.json"
     args = parser.parse_args(
         ["bench", str(model.path), "--dataset", "shapesworld", "image_size=64", "num_samples=1"]

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from hmcodec.checkpoint import load_model
+from hmcodec.cli import bdrate, curves
 from hmcodec.cli import main as hmcodec_main
 from hmcodec.data import build_dataset
 from hmcodec.errors import ConfigError, HmcodecError
-from hmcodec.evaluate import cli, cli_bdrate
 from hmcodec.evaluate.learned import evaluate_model, parse_dataset_spec
 from hmcodec.evaluate.results import RDResults
 
@@ -26,8 +26,8 @@ SHAPES = ["shapesworld", "split=test", "image_size=64", "num_samples=4"]
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="hmcodec")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    cli_bdrate.register(subparsers)
-    cli.register(subparsers)
+    bdrate.register(subparsers)
+    curves.register(subparsers)
     args = parser.parse_args(argv)
     return args.func(args)
 

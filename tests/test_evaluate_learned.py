@@ -11,11 +11,11 @@ import pytest
 
 from hmcodec.bitstream import Stream
 from hmcodec.checkpoint import LoadedModel, load_model, save_model
+from hmcodec.cli import evaluation
 from hmcodec.codec.api import encode
 from hmcodec.codec.scalable import BASE, ENHANCEMENT
 from hmcodec.data import build_dataset
 from hmcodec.errors import ConfigError
-from hmcodec.evaluate import cli_learned
 from hmcodec.evaluate.bench import random_model
 from hmcodec.evaluate.learned import evaluate_model, parse_dataset_spec
 from hmcodec.evaluate.results import RDResults
@@ -26,7 +26,7 @@ DATASET = ["shapesworld", "split=test", "image_size=64", "num_samples=3"]
 
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="hmcodec")
-    cli_learned.register(parser.add_subparsers(dest="command", required=True))
+    evaluation.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     args.command_line = "hmcodec " + " ".join(argv)
     return args.func(args)

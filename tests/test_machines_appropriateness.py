@@ -15,9 +15,9 @@ import torch
 
 import hmcodec.machines  # noqa: F401  (registers the heads)
 from hmcodec.checkpoint import save_model
+from hmcodec.cli.analyze import register
 from hmcodec.codec.scalable import build_codec
 from hmcodec.errors import ConfigError
-from hmcodec.evaluate.cli_analyze import register
 from hmcodec.machines.appropriateness import appropriateness, information, kmeans
 from hmcodec.machines.tasks import MODEL_FORMAT, load_task_weights
 from hmcodec.tasks import build_task

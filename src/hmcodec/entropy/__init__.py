@@ -1,8 +1,8 @@
 """Quantisation and entropy models; every model is registered by name in ENTROPY_MODELS."""
 
-from hmcodec import lazy_imports
+from hmcodec import compressai_lazy
 
-lazy_imports.install()  # before the first CompressAI import: its coder without its datasets
+compressai_lazy.install()  # before the first CompressAI import: its coder without its datasets
 
 
 from hmcodec.entropy import (  # noqa: E402, F401

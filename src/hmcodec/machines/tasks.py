@@ -6,7 +6,8 @@
   the unsupervised proxy (``objective: reconstruction``, RMSE on 0–255) or through the task
   (``objective: task``);
 * :func:`load_task_weights`: pretrained task weights from a state dict, a torchvision weights
-  name or an hmcodec model file (its task head), so every paradigm can share one task model.
+  name or an hmcodec model file (its task head), so every paradigm can share one task model;
+  :func:`load_task_model`: a model file's task head or a named head (``analyze``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hmcodec.errors import ModelError
+from hmcodec.errors import ConfigError, ModelError
 from hmcodec.losses import rmse_255
 from hmcodec.tasks import TASKS, TaskHead, TaskMetric, build_task
 from hmcodec.tasks.segmentation import SegmentationTask
@@ -170,6 +171,46 @@ def build_pretrained_task(spec: dict[str, Any]) -> TaskHead:
     weights = spec.pop("weights", None)
     head = build_task(spec)
     return load_task_weights(head, weights)
+
+
+def _inner_spec(task: dict[str, Any]) -> dict[str, Any]:
+    """The plain task model of a codec's task config (full-input wraps it)."""
+    spec = dict(task)
+    while spec.get("name") == "full-input":
+        spec = dict(spec["task"])
+    return {k: v for k, v in spec.items() if k not in ("weights", "backbone_weights")}
+
+
+def load_task_model(model: str, options: list[str], weights: str | None) -> TaskHead:
+    """MODEL of ``hmcodec analyze appropriateness``: the task head of an hmcodec model file
+    (whatever paradigm wraps it), or the head named ``model`` built with ``options``
+    (``KEY=VALUE``, YAML values) and loaded with ``weights``."""
+    import yaml
+
+    import hmcodec.machines  # noqa: F401  (registers the heads of this package)
+
+    path = Path(model)
+    if path.is_file():
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # unreadable files are the user's input
+            raise ModelError(f"{path} is not a readable model file ({error}).") from None
+        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+            raise ModelError(
+                f"{path} is not an hmcodec model file; name a task head and pass the file "
+                "with --weights."
+            )
+        head = build_task(_inner_spec(payload["config"]["task"]))
+        return load_task_weights(head, str(path))
+    if model not in TASKS:
+        raise ConfigError(f"MODEL {model!r} is neither a file nor a task head ({TASKS.names()}).")
+    spec: dict[str, Any] = {"name": model}
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--task-option {item!r} is not KEY=VALUE.")
+        spec[key] = yaml.safe_load(value)
+    return load_task_weights(build_task(spec), weights)
 
 
 # ---------------------------------------------------------------------------- full input

@@ -5,6 +5,11 @@ fed with g_b(ŷ_b) "as if it were an image". ``weights`` is therefore either ``N
 init), a local state-dict file, or a torchvision weights enum name such as
 ``"DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1"`` (downloaded through torchvision's cache;
 needs network). Tests never download.
+
+torchvision is imported where it is used, never at module level: ``import torchvision`` costs
+seconds (its ops import ``torch._dynamo``) and the tiny heads of the shipped models need none of
+it, so ``hmcodec encode``/``decode`` with them start without it. A head's torchvision builder is
+:func:`torchvision_builder`'s, which imports torchvision when called.
 """
 
 from __future__ import annotations
@@ -149,6 +154,8 @@ def freeze_batchnorm(module: nn.Module) -> nn.Module:
     torchvision builds pretrained detection backbones this way (with the default eps, as its
     builders do); statistics and affine parameters are copied. Returns ``module``.
     """
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
             from torchvision.ops.misc import FrozenBatchNorm2d

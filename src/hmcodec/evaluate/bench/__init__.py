@@ -29,7 +29,11 @@ Split by job: :mod:`.coders` (what is timed), :mod:`.memory` (peak memory), :mod
 random-weight models); this package re-exports their public names.
 """
 
-from hmcodec.evaluate.bench.coders import (
+from hmcodec.compressai_lazy import install as _install_compressai
+
+_install_compressai()  # before the first CompressAI import: its models without its datasets
+
+from hmcodec.evaluate.bench.coders import (  # noqa: E402
     REFERENCES,
     Coder,
     amplify,
@@ -38,10 +42,10 @@ from hmcodec.evaluate.bench.coders import (
     hmcodec_coders,
     reference_coders,
 )
-from hmcodec.evaluate.bench.loaders import load_images, random_model
-from hmcodec.evaluate.bench.memory import MIB, peak_memory
-from hmcodec.evaluate.bench.report import BenchResult, BenchRow
-from hmcodec.evaluate.bench.runner import run_benchmark
+from hmcodec.evaluate.bench.loaders import load_images, random_model  # noqa: E402
+from hmcodec.evaluate.bench.memory import MIB, peak_memory  # noqa: E402
+from hmcodec.evaluate.bench.report import BenchResult, BenchRow  # noqa: E402
+from hmcodec.evaluate.bench.runner import run_benchmark  # noqa: E402
 
 __all__ = [
     "MIB",

@@ -1,9 +1,5 @@
 """``hmcodec bdrate``: BD-rate of one results file (or set of seeds) against another, added by
-:func:`register`; the figures come from :mod:`hmcodec.evaluate.bdrate`.
-
-The main ``hmcodec`` CLI calls ``register(subparsers)``; ``func(args)`` returns an exit code
-and raises :class:`~hmcodec.errors.HmcodecError` for user errors.
-"""
+:func:`register`; the figures come from :mod:`hmcodec.evaluate.bdrate`."""
 
 from __future__ import annotations
 

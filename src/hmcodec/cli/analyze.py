@@ -1,24 +1,17 @@
 """``hmcodec analyze appropriateness``: task appropriateness ρ of a task model's layers.
 
-The main ``hmcodec`` CLI calls :func:`register`. MODEL is an hmcodec model file (its task
-head, whatever paradigm wraps it) or a task head name with
-``--task-option``/``--weights``. Writes ``OUT.json``, ``OUT.md``, ``OUT.png`` and ``OUT.svg``
-and prints the table.
+MODEL is an hmcodec model file (its task head, whatever paradigm wraps it) or a task head name
+with ``--task-option``/``--weights`` (:func:`hmcodec.machines.tasks.load_task_model`). Writes
+``OUT.json``, ``OUT.md``, ``OUT.png`` and ``OUT.svg`` and prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from hmcodec.errors import ConfigError, ModelError
-
-if TYPE_CHECKING:  # imported by the command: ``hmcodec --help`` needs no torch
-    from hmcodec.tasks import TaskHead
+from hmcodec.cli.provenance import command_line
 
 DEFAULT_DATASET = ["shapesworld", "split=val", "image_size=64", "num_samples=64"]
 
@@ -74,47 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_appropriateness)
 
 
-def _inner_spec(task: dict[str, Any]) -> dict[str, Any]:
-    """The plain task model of a codec's task config (full-input wraps it)."""
-    spec = dict(task)
-    while spec.get("name") == "full-input":
-        spec = dict(spec["task"])
-    return {k: v for k, v in spec.items() if k not in ("weights", "backbone_weights")}
-
-
-def load_task_model(model: str, options: list[str], weights: str | None) -> TaskHead:
-    """MODEL of ``analyze appropriateness``: a model file's task head or a named head."""
-    import torch
-    import yaml
-
-    import hmcodec.machines  # noqa: F401  (registers the heads of this package)
-    from hmcodec.machines.tasks import MODEL_FORMAT, load_task_weights
-    from hmcodec.tasks import TASKS, build_task
-
-    path = Path(model)
-    if path.is_file():
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # unreadable files are the user's input
-            raise ModelError(f"{path} is not a readable model file ({error}).") from None
-        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-            raise ModelError(
-                f"{path} is not an hmcodec model file; name a task head and pass the file "
-                "with --weights."
-            )
-        head = build_task(_inner_spec(payload["config"]["task"]))
-        return load_task_weights(head, str(path))
-    if model not in TASKS:
-        raise ConfigError(f"MODEL {model!r} is neither a file nor a task head ({TASKS.names()}).")
-    spec: dict[str, Any] = {"name": model}
-    for item in options:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--task-option {item!r} is not KEY=VALUE.")
-        spec[key] = yaml.safe_load(value)
-    return load_task_weights(build_task(spec), weights)
-
-
 def run_appropriateness(args: argparse.Namespace) -> int:
     import torch
     from torch.utils.data import DataLoader
@@ -122,6 +74,7 @@ def run_appropriateness(args: argparse.Namespace) -> int:
     from hmcodec.data import build_dataset, collate
     from hmcodec.evaluate.learned import describe_dataset, parse_dataset_spec
     from hmcodec.machines.appropriateness import appropriateness, as_json, plot, table
+    from hmcodec.machines.tasks import load_task_model
 
     torch.set_num_threads(min(torch.get_num_threads(), 4))
     head = load_task_model(args.model, args.task_option, args.weights)
@@ -142,7 +95,7 @@ def run_appropriateness(args: argparse.Namespace) -> int:
     print(text, end="")
     out = args.output
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = getattr(args, "command_line", None) or shlex.join(["hmcodec", *sys.argv[1:]])
+    command = command_line(args)
     document = {
         "model": str(args.model),
         "dataset": describe_dataset(spec),

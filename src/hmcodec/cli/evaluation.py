@@ -1,16 +1,12 @@
-"""``hmcodec eval``, ``hmcodec scalable-analysis`` and ``hmcodec bench``: added by :func:`register`.
-
-The main ``hmcodec`` CLI calls ``register(subparsers)``; each subcommand's ``func(args)``
-returns an exit code and raises :class:`~hmcodec.errors.HmcodecError` for user errors.
-"""
+"""``hmcodec eval``, ``scalable-analysis`` and ``bench``: added by :func:`register`."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from hmcodec.cli import quality_list, whole_number
-from hmcodec.evaluate.cli import command_line
+from hmcodec.cli.arguments import quality_list, whole_number
+from hmcodec.cli.provenance import command_line
 
 DATASET_HELP = (
     "dataset name and KEY=VALUE options (values read as YAML), e.g. "
