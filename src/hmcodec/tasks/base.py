@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from hmcodec.errors import ConfigError
 from hmcodec.registry import Registry
+from hmcodec.tasks.weights import evaluating
 
 TASKS: Registry[TaskHead] = Registry("task")
 
@@ -75,6 +76,46 @@ class TaskHead(nn.Module, ABC):
     def config(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this head through ``TASKS.build``."""
         return {"label_names": self.label_names}
+
+
+class NetworkTaskHead(TaskHead):
+    """A head around one network built by :meth:`build_network`: the constructor shared by the
+    classification, segmentation and depth heads (``num_classes`` is None for regression)."""
+
+    def __init__(self, num_classes: int | None, label_names: list[str] | None = None) -> None:
+        super().__init__(label_names)
+        self.num_classes = num_classes
+        self.network = self.build_network()
+
+    @abstractmethod
+    def build_network(self) -> nn.Module:
+        """The task network, built after ``num_classes`` and the subclass's options are set."""
+
+    def config(self) -> dict[str, Any]:
+        classes = {} if self.num_classes is None else {"num_classes": self.num_classes}
+        return {**classes, **super().config()}
+
+
+class LogitsTaskHead(NetworkTaskHead):
+    """Classes from N×C[×H×W] logits: cross-entropy against ``target_keys[0]`` for training,
+    the arg-max over C for prediction (image classification and semantic segmentation)."""
+
+    #: targets with this value are left out of the loss (cross_entropy's own default: none).
+    ignore_index: int = -100
+
+    def __init__(self, num_classes: int, label_names: list[str] | None = None) -> None:
+        super().__init__(num_classes, label_names)
+        self.num_classes: int = num_classes
+
+    def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
+        target = batch[self.target_keys[0]]
+        return F.cross_entropy(self(image_like), target, ignore_index=self.ignore_index)
+
+    @torch.no_grad()
+    def predict(self, image_like: Tensor) -> list[Tensor]:
+        """One int64 label (map) per image, computed in eval mode (BatchNorm left untouched)."""
+        with evaluating(self):
+            return list(self(image_like).argmax(1))
 
 
 def build_task(spec: dict[str, Any]) -> TaskHead:

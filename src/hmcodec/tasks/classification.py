@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hmcodec.io import atomic_write
-from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
+from hmcodec.tasks.base import TASKS, LogitsTaskHead, TaskMetric
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
-    evaluating,
     load_weights,
     torchvision_builder,
     weight_categories,
@@ -68,31 +66,14 @@ class ClassificationMetric(TaskMetric):
         return {"top1": float(self.accuracy.compute())}
 
 
-class ClassificationTask(TaskHead):
+class ClassificationTask(LogitsTaskHead):
     """One label per image, trained with cross-entropy against ``label``."""
 
     target_keys = ("label",)
 
-    def __init__(self, num_classes: int, label_names: list[str] | None = None) -> None:
-        super().__init__(label_names)
-        self.num_classes = num_classes
-        self.network = self.build_network()
-
-    def build_network(self) -> nn.Module:
-        raise NotImplementedError
-
     def forward(self, image_like: Tensor) -> Tensor:
         """N×num_classes logits."""
         return self.network(image_like)
-
-    def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
-        return F.cross_entropy(self(image_like), batch["label"])
-
-    @torch.no_grad()
-    def predict(self, image_like: Tensor) -> list[Tensor]:
-        """One int64 scalar label per image, computed in eval mode."""
-        with evaluating(self):
-            return list(self(image_like).argmax(1))
 
     def metric(self) -> ClassificationMetric:
         return ClassificationMetric(self.num_classes)
@@ -105,9 +86,6 @@ class ClassificationTask(TaskHead):
         text = json.dumps({"label": label, "label_name": name}, indent=2) + "\n"
         atomic_write(path, lambda temp: temp.write_text(text))
         return [path]
-
-    def config(self) -> dict[str, Any]:
-        return {"num_classes": self.num_classes, **super().config()}
 
 
 @TASKS.register("classification-tiny")

@@ -17,7 +17,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from hmcodec.io import write_pil_png
-from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
+from hmcodec.tasks.base import TASKS, NetworkTaskHead, TaskMetric, dense_output
 from hmcodec.tasks.segmentation import tiny_segmenter
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
@@ -83,17 +83,13 @@ class DepthMetric(TaskMetric):
         return {key: total / self.images for key, total in self.sums.items()}
 
 
-class DepthTask(TaskHead):
+class DepthTask(NetworkTaskHead):
     """Dense depth regression trained with the masked RMSE over ``depth_mask``."""
 
     target_keys = ("depth", "depth_mask")
 
     def __init__(self, label_names: list[str] | None = None) -> None:
-        super().__init__(label_names)
-        self.network = self.build_network()
-
-    def build_network(self) -> nn.Module:
-        raise NotImplementedError
+        super().__init__(None, label_names)
 
     def forward(self, image_like: Tensor) -> Tensor:
         """N×H×W depth at the input size."""

@@ -19,10 +19,9 @@ from torch import Tensor, nn
 
 from hmcodec.errors import ConfigError
 from hmcodec.io import write_pil_png
-from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric, dense_output
+from hmcodec.tasks.base import TASKS, LogitsTaskHead, TaskMetric, dense_output
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
-    evaluating,
     load_backbone_weights,
     load_weights,
     torchvision_builder,
@@ -128,30 +127,14 @@ class SegmentationMetric(TaskMetric):
         }
 
 
-class SegmentationTask(TaskHead):
+class SegmentationTask(LogitsTaskHead):
     """Per-pixel classification with cross-entropy (``ignore_index`` 255)."""
 
     target_keys = ("segmentation",)
-
-    def __init__(self, num_classes: int, label_names: list[str] | None = None) -> None:
-        super().__init__(label_names)
-        self.num_classes = num_classes
-        self.network = self.build_network()
-
-    def build_network(self) -> nn.Module:
-        raise NotImplementedError
+    ignore_index = IGNORE_INDEX
 
     def forward(self, image_like: Tensor) -> Tensor:
         return dense_output(self.network, image_like)
-
-    def loss(self, image_like: Tensor, batch: dict[str, Any]) -> Tensor:
-        return F.cross_entropy(self(image_like), batch["segmentation"], ignore_index=IGNORE_INDEX)
-
-    @torch.no_grad()
-    def predict(self, image_like: Tensor) -> list[Tensor]:
-        """Long H×W label maps, computed in eval mode (BatchNorm statistics left untouched)."""
-        with evaluating(self):
-            return list(self(image_like).argmax(1))
 
     def metric(self) -> SegmentationMetric:
         return SegmentationMetric(self.num_classes)
@@ -163,9 +146,6 @@ class SegmentationTask(TaskHead):
         write_pil_png(Image.fromarray(labels, mode="L"), raw)
         write_pil_png(Image.fromarray(label_palette()[labels]), colour)
         return [colour, raw]
-
-    def config(self) -> dict[str, Any]:
-        return {"num_classes": self.num_classes, **super().config()}
 
 
 @TASKS.register("segmentation-tiny")
