@@ -14,13 +14,14 @@ of ``(seed, split, i)``: any index is reproducible alone, in any order, in any w
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from hmcodec.data.base import SampleDataset
+from hmcodec.data.transforms import size_pair
 from hmcodec.errors import ConfigError
 
 LABEL_NAMES: list[str] = ["background", "circle", "square", "triangle", "star", "ring"]
@@ -34,13 +35,8 @@ _SQUARE_HALF = 0.8  # half side of a square relative to the shape radius (simila
 _EXTENT = 1.2  # half size of a shape's pixel window, relative to its radius (>= 0.8·√2)
 
 
-def _size_hw(image_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
-    if isinstance(image_size, int):
-        h = w = image_size
-    else:
-        if len(image_size) != 2:
-            raise ConfigError(f"image_size must be an int or (H, W), got {image_size!r}.")
-        h, w = (int(v) for v in image_size)
+def _size_hw(image_size: int | Sequence[int]) -> tuple[int, int]:
+    h, w = size_pair(image_size, "image_size")
     if h < 8 or w < 8:
         raise ConfigError(f"ShapesWorld image_size must be at least 8×8, got {h}×{w}.")
     return h, w

@@ -31,7 +31,8 @@ Transform = Callable[[Sample], Sample]
 _MAP_FILLS: dict[str, Any] = {"segmentation": IGNORE_INDEX, "depth": 0.0, "depth_mask": False}
 
 
-def _pair(size: int | Sequence[int], what: str) -> tuple[int, int]:
+def size_pair(size: int | Sequence[int], what: str) -> tuple[int, int]:
+    """``(H, W)`` from an int (square) or a pair; ConfigError naming ``what`` otherwise."""
     if isinstance(size, int):
         h = w = size
     else:
@@ -197,7 +198,7 @@ class RandomCrop:
         min_box_size: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> None:
-        self.size = _pair(size, "crop size")
+        self.size = size_pair(size, "crop size")
         self.min_box_size = min_box_size
         self.generator = generator
 

@@ -22,8 +22,7 @@ from hmcodec.tasks.segmentation import tiny_segmenter
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
     evaluating,
-    load_backbone_weights,
-    load_weights,
+    load_pretrained,
     torchvision_builder,
 )
 
@@ -161,12 +160,13 @@ class LRASPPDepthTask(DepthTask):
         self.backbone_weights = backbone_weights
         super().__init__(label_names)
         self.normalize = ImageNetNormalize()
-        load_backbone_weights(
+        load_pretrained(
+            self.network,
+            weights,
             self.network.get_submodule("backbone"),
             backbone_weights,
-            torchvision_builder("torchvision.models", "mobilenet_v3_large")(),
+            torchvision_builder("torchvision.models", "mobilenet_v3_large"),
         )
-        load_weights(self.network, weights)
 
     def build_network(self) -> nn.Module:
         lraspp = torchvision_builder("torchvision.models.segmentation", "lraspp_mobilenet_v3_large")

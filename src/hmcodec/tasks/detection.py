@@ -34,8 +34,7 @@ from hmcodec.tasks.base import TASKS, TaskHead, TaskMetric
 from hmcodec.tasks.weights import (
     evaluating,
     freeze_batchnorm,
-    load_backbone_weights,
-    load_weights,
+    load_pretrained,
     torchvision_builder,
     weight_categories,
 )
@@ -274,8 +273,7 @@ class FasterRCNNTask(TorchvisionDetectionTask):
         pretrained = weights is not None or backbone_weights is not None
         if pretrained and self.frozen_batchnorm_when_pretrained:
             freeze_batchnorm(body)
-        load_backbone_weights(body, backbone_weights, type(self).backbone_source())
-        load_weights(self.network, weights)
+        load_pretrained(self.network, weights, body, backbone_weights, self.backbone_source)
 
     def config(self) -> dict[str, Any]:
         return {

@@ -22,8 +22,7 @@ from hmcodec.io import write_pil_png
 from hmcodec.tasks.base import TASKS, LogitsTaskHead, TaskMetric, dense_output
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
-    load_backbone_weights,
-    load_weights,
+    load_pretrained,
     torchvision_builder,
     weight_categories,
 )
@@ -209,10 +208,8 @@ class TorchvisionSegmentationTask(SegmentationTask):
         self.builder_kwargs = builder_kwargs
         super().__init__(num_classes, label_names or weight_categories(weights))
         self.normalize = ImageNetNormalize()
-        load_backbone_weights(
-            self.network.get_submodule("backbone"), backbone_weights, type(self).backbone_source()
-        )
-        load_weights(self.network, weights)
+        backbone = self.network.get_submodule("backbone")
+        load_pretrained(self.network, weights, backbone, backbone_weights, self.backbone_source)
 
     def build_network(self) -> nn.Module:
         return type(self).builder(

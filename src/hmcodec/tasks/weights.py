@@ -127,6 +127,21 @@ def load_weights(model: nn.Module, weights: str | None) -> nn.Module:
     return model
 
 
+def load_pretrained(
+    network: nn.Module,
+    weights: str | None,
+    backbone: nn.Module,
+    backbone_weights: str | None,
+    backbone_source: Callable[[], nn.Module],
+) -> None:
+    """Load a task model's pretrained parameters: ``backbone_weights`` into its feature extractor
+    ``backbone`` (through a fresh ``backbone_source()``, built only when needed), then
+    ``weights`` into the whole ``network``; None leaves a part at its random init."""
+    if backbone_weights is not None:
+        load_backbone_weights(backbone, backbone_weights, backbone_source())
+    load_weights(network, weights)
+
+
 def load_backbone_weights(backbone: nn.Module, weights: str | None, source: nn.Module) -> None:
     """Load classification-network ``weights`` into a task model's feature extractor.
 
