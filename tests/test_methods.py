@@ -221,6 +221,15 @@ def test_the_enhancement_layer_can_have_wider_transforms_than_the_base(tiny_code
         build_codec(tiny_codec | {"enhancement_transform": "huge"})
 
 
+def assert_the_auxiliary_loss_trains_the_encoder(codec, batch: dict[str, Any]) -> None:
+    """The auxiliary branch's loss reaches the base analysis (the task model stays frozen)."""
+    module = CodecModule(codec, StageConfig(stage="base", freeze_task=True))
+    values = module.losses(batch)
+    codec.base_analysis.zero_grad()
+    values["auxiliary_loss"].backward()
+    assert codec.base_analysis[0].weight.grad.abs().sum() > 0
+
+
 def test_a_shallow_auxiliary_branch_is_the_recognisers_first_stages(batch, tiny_codec) -> None:
     """``auxiliary_branch: shallow`` (paper 004): stem, one context stage and the head of the
     task's recogniser, a shortcut past a deeper frozen task model; it still trains the encoder."""
@@ -235,15 +244,34 @@ def test_a_shallow_auxiliary_branch_is_the_recognisers_first_stages(batch, tiny_
     assert len(copy.auxiliary.task.network.context) == 8
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(shallow.auxiliary) < count(copy.auxiliary) / 2
-    module = CodecModule(shallow, StageConfig(stage="base", freeze_task=True))
-    values = module.losses(batch)
-    shallow.base_analysis.zero_grad()
-    values["auxiliary_loss"].backward()
-    assert shallow.base_analysis[0].weight.grad.abs().sum() > 0
+    assert_the_auxiliary_loss_trains_the_encoder(shallow, batch)
     with pytest.raises(ConfigError, match="unknown auxiliary_branch 'deep'"):
         build_codec(tiny_codec | {"auxiliary_alpha": 0.5, "auxiliary_branch": "deep"})
-    detection = {"name": "detection-fcos-tiny", "num_classes": 6, "width": 8}
-    with pytest.raises(ConfigError, match="has no shallow form"):
+    classification = {"name": "classification-tiny", "num_classes": 6}
+    with pytest.raises(ConfigError, match="classification-tiny has no shallow form"):
         build_codec(
-            tiny_codec | {"task": detection, "auxiliary_alpha": 0.5, "auxiliary_branch": "shallow"}
+            tiny_codec
+            | {"task": classification, "auxiliary_alpha": 0.5, "auxiliary_branch": "shallow"}
         )
+
+
+def test_a_shallow_detection_branch_is_the_detectors_first_stages(batch, tiny_codec) -> None:
+    """The tiny FCOS's shallow form (paper 004 with detection): the fine path, one coarse stage
+    and one convolution per head branch; its box loss trains the encoder, and the frozen
+    detector keeps its full depth."""
+    detection = {"name": "detection-fcos-tiny", "num_classes": 6, "width": 8}
+    torch.manual_seed(0)
+    shallow = build_codec(
+        tiny_codec | {"task": detection, "auxiliary_alpha": 0.5, "auxiliary_branch": "shallow"}
+    )
+    full, branch = shallow.task.network, shallow.auxiliary.task.network
+    assert (len(full.backbone.coarse), len(branch.backbone.coarse)) == (3, 1)
+    assert (len(full.head.classification_head.conv), len(branch.head.classification_head.conv)) == (
+        4 * 3,
+        1 * 3,
+    )  # each convolution is Conv2d, GroupNorm and ReLU
+    assert shallow.auxiliary.task.config()["coarse_stages"] == 1
+    assert "coarse_stages" not in shallow.task.config()  # the default architecture is unchanged
+    assert_the_auxiliary_loss_trains_the_encoder(shallow, batch)
+    with pytest.raises(ConfigError, match="at least one coarse stage"):
+        build_codec(tiny_codec | {"task": detection | {"coarse_stages": 0}})

@@ -306,17 +306,29 @@ class FasterRCNNMobileNetTask(FasterRCNNTask):
     frozen_batchnorm_when_pretrained = True
 
 
+#: stages of the tiny detector's coarse path: one stride-2 stage, then dilations 2 and 4.
+COARSE_STAGES = 3
+#: convolutions per branch of FCOS's head (torchvision's default).
+HEAD_CONVS = 4
+
+
 class TinyDetectorBackbone(nn.Module):
     """Two feature levels (strides 4 and 8, a dilated context of about 110 pixels) joined by a
-    torchvision :class:`~torchvision.ops.FeaturePyramidNetwork` with ``out_channels`` each."""
+    torchvision :class:`~torchvision.ops.FeaturePyramidNetwork` with ``out_channels`` each.
+    ``coarse_stages`` below 3 keeps only the coarse path's first stages (the auxiliary branch's
+    shallow copy, arXiv 2402.08267); above 3 it repeats the dilated pair."""
 
     #: the strides of the feature maps this backbone returns, finest first.
     strides: ClassVar[tuple[int, ...]] = (4, 8)
 
-    def __init__(self, width: int = 16, out_channels: int = 32) -> None:
+    def __init__(
+        self, width: int = 16, out_channels: int = 32, coarse_stages: int = COARSE_STAGES
+    ) -> None:
         from torchvision.ops import FeaturePyramidNetwork  # deferred, see torchvision_builder
         from torchvision.ops.misc import Conv2dNormActivation
 
+        if coarse_stages < 1:
+            raise ConfigError("a tiny detector needs at least one coarse stage.")
         super().__init__()
         self.fine = nn.Sequential(
             Conv2dNormActivation(3, width, stride=2),
@@ -324,8 +336,10 @@ class TinyDetectorBackbone(nn.Module):
         )
         self.coarse = nn.Sequential(
             Conv2dNormActivation(2 * width, 4 * width, stride=2),
-            Conv2dNormActivation(4 * width, 4 * width, dilation=2),
-            Conv2dNormActivation(4 * width, 4 * width, dilation=4),
+            *(
+                Conv2dNormActivation(4 * width, 4 * width, dilation=2 if i % 2 == 0 else 4)
+                for i in range(coarse_stages - 1)
+            ),
         )
         self.fpn = FeaturePyramidNetwork([2 * width, 4 * width], out_channels)
         self.out_channels = out_channels
@@ -356,7 +370,11 @@ class TinyFCOSTask(TorchvisionDetectionTask):
         min_size: int | None = None,
         max_size: int | None = None,
         detector_options: dict[str, Any] | None = None,
+        coarse_stages: int = COARSE_STAGES,
+        head_convs: int = HEAD_CONVS,
     ) -> None:
+        if head_convs < 1:
+            raise ConfigError("detection-fcos-tiny needs at least one head convolution.")
         if out_channels <= 0 or out_channels % 32:
             raise ConfigError(
                 f"detection-fcos-tiny out_channels must be a positive multiple of 32 (FCOS's "
@@ -365,20 +383,48 @@ class TinyFCOSTask(TorchvisionDetectionTask):
         super().__init__(num_classes, label_names, min_size, max_size, detector_options)
         self.width = width
         self.out_channels = out_channels
+        self.coarse_stages = coarse_stages
+        self.head_convs = head_convs
         from torchvision.models.detection import FCOS  # deferred, see torchvision_builder
         from torchvision.models.detection.anchor_utils import AnchorGenerator
+        from torchvision.models.detection.fcos import FCOSHead
 
-        backbone = TinyDetectorBackbone(width, out_channels)
+        backbone = TinyDetectorBackbone(width, out_channels, coarse_stages)
         anchors = AnchorGenerator(
             tuple((stride,) for stride in backbone.strides), ((1.0,),) * len(backbone.strides)
         )
+        head = FCOSHead(out_channels, 1, num_classes, num_convs=head_convs)
         self.network = FCOS(
             backbone,
             num_classes,
             anchor_generator=anchors,
+            head=head,
             **self._sizes(),
             **self.detector_options,
         )
 
+    def shallow_copy(self) -> TinyFCOSTask:
+        """A fresh detector of the recogniser's first stages only (the fine path, one coarse
+        stage, one convolution per head branch): the auxiliary branch of arXiv 2402.08267."""
+        return TinyFCOSTask(
+            self.num_classes,
+            self.label_names,
+            self.width,
+            self.out_channels,
+            self.min_size,
+            self.max_size,
+            self.detector_options,
+            coarse_stages=1,
+            head_convs=1,
+        )
+
     def config(self) -> dict[str, Any]:
-        return {"width": self.width, "out_channels": self.out_channels, **super().config()}
+        extra = {
+            key: value
+            for key, value, default in (
+                ("coarse_stages", self.coarse_stages, COARSE_STAGES),
+                ("head_convs", self.head_convs, HEAD_CONVS),
+            )
+            if value != default
+        }
+        return {"width": self.width, "out_channels": self.out_channels, **extra, **super().config()}
