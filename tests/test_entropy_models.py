@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from hmcodec.entropy import ENTROPY_MODELS
-from hmcodec.entropy.checkerboard import anchor_mask
+from hmcodec.entropy.checkerboard import anchor_mask, context_at
 from hmcodec.entropy.elic import SpaceChannelModel, elic_groups
 from hmcodec.entropy.gaussian import ContextGaussianModel, GaussianEntropyModel
 from hmcodec.entropy.grouped import log_scale_to_scale, raster_mask, split_groups
@@ -466,3 +466,19 @@ def test_cached_coding_copies_follow_the_parameters(name: str) -> None:
     model.load_state_dict(other.state_dict())
     assert model.compress(y_hat, side) == other.compress(y_hat, side)
     assert torch.equal(model.decompress(other.compress(y_hat, side), (6, 7), side), y_hat)
+
+
+@pytest.mark.parametrize("size", [(7, 5), (1, 1), (2, 9)])
+def test_checkerboard_context_at_positions_equals_the_masked_convolution(size) -> None:
+    """The decoder's gathered taps give the whole-tensor masked convolution at the positions."""
+    from compressai.layers import CheckerboardMaskedConv2d
+
+    torch.manual_seed(0)
+    conv = CheckerboardMaskedConv2d(3, 6, 5, padding=2, mask_type="A")
+    y_hat = torch.randn(1, 3, *size, dtype=torch.float64).round()
+    weight = (conv.weight * conv.mask).detach().double()
+    full = F.conv2d(y_hat, weight, conv.bias.detach().double(), padding=2)
+    for positions in (~anchor_mask(*size)[0, 0], anchor_mask(*size)[0, 0]):
+        rows = context_at(conv, y_hat, positions)
+        assert rows.dtype == torch.float64 and rows.shape == (int(positions.sum()), 6)
+        torch.testing.assert_close(rows, full[0][:, positions].T, rtol=1e-12, atol=1e-12)

@@ -37,6 +37,33 @@ def anchor_mask(height: int, width: int, device: torch.device | None = None) -> 
     return ((rows + cols) % 2 == 0).view(1, 1, height, width)
 
 
+def context_at(conv: CheckerboardMaskedConv2d, y_hat: Tensor, positions: Tensor) -> Tensor:
+    """float64 output of the masked context ``conv`` over ``y_hat`` (1×C×h×w, float64) at the
+    ``positions`` (an h×w boolean mask), N×2C rows in raster order.
+
+    Only the mask's taps (12 of 25 for a 5×5 kernel) are gathered, and only at the positions a
+    pass codes, then multiplied with the taps' weights at once: about a quarter of the whole-
+    tensor convolution's work for the non-anchors."""
+    channels = y_hat.shape[1]
+    pad = conv.kernel_size[0] // 2
+    tap_rows, tap_cols = conv.mask[0, 0].nonzero(as_tuple=True)
+    rows, cols = positions.nonzero(as_tuple=True)
+    padded = F.pad(y_hat[0], (pad, pad, pad, pad))
+    index = (rows[:, None] + tap_rows) * padded.shape[-1] + cols[:, None] + tap_cols  # N×T
+    taps = padded.reshape(channels, -1)[:, index].permute(1, 0, 2)
+    taps = taps.reshape(len(rows), channels * len(tap_rows))
+    weight = conv.weight.detach().double()[:, :, tap_rows, tap_cols].reshape(len(conv.weight), -1)
+    assert conv.bias is not None
+    return F.linear(taps, weight, conv.bias.detach().double())
+
+
+def pass_rows(context: Tensor, positions: Tensor, *maps: Tensor | None) -> Tensor:
+    """One pass's feature rows: its context rows (N×2C), then each of the feature ``maps``
+    (float64, 1×S×h×w; ``None`` skipped) at the same ``positions`` (an h×w boolean mask)."""
+    rows = [context, *(m[0][:, positions].T for m in maps if m is not None)]
+    return torch.cat(rows, dim=1) if len(rows) > 1 else context
+
+
 @ENTROPY_MODELS.register("checkerboard")
 class CheckerboardModel(GaussianEntropyModel):
     """Gaussian with a two-pass checkerboard context (He 2021); parallel decoding.
@@ -70,24 +97,21 @@ class CheckerboardModel(GaussianEntropyModel):
         """Anchors, then non-anchors; each pass's symbols channel-major, raster order inside a
         channel (``where`` is the pass's C×h×w boolean selection)."""
         self.check_side(side)
-        weight = (self.context.weight * self.context.mask).detach().double()
-        bias = self.context.bias.detach().double()
         parameters = float64_copy(self.entropy_parameters)
         side = side.double() if side is not None else None
         anchors = anchor_mask(*size)
-        selections = (anchors, ~anchors)
         y_hat = torch.zeros(1, self.channels, *size, dtype=torch.float64)
         with torch.no_grad():
-            for index, selection in enumerate(selections):
-                if not bool(selection.any()):
+            for index, selection in enumerate((anchors, ~anchors)):
+                positions = selection[0, 0]
+                count = int(positions.sum())
+                if not count:
                     continue
                 if index == 0:  # anchors: zero context
-                    features = torch.zeros(1, 2 * self.channels, *size, dtype=torch.float64)
+                    context = torch.zeros(count, 2 * self.channels, dtype=torch.float64)
                 else:  # non-anchors: context of the decoded anchors (the only non-zeros)
-                    features = F.conv2d(y_hat, weight, bias, padding=self.kernel_size // 2)
-                if side is not None:
-                    features = torch.cat([features, side], dim=1)
-                means, scales = parameters.at(features, selection[0, 0])
+                    context = context_at(self.context, y_hat, positions)
+                means, scales = parameters.of_rows(pass_rows(context, positions, side))
                 mask = selection.expand(1, self.channels, *size)
                 y_hat[mask] = step(mask, means.reshape(-1), scales.reshape(-1)).double()
         return y_hat

@@ -15,12 +15,11 @@ from __future__ import annotations
 from typing import cast
 
 import torch
-import torch.nn.functional as F
 from compressai.layers import CheckerboardMaskedConv2d
 from torch import Tensor, nn
 
 from hmcodec.entropy.base import ENTROPY_MODELS, float64_copy, spatial_size
-from hmcodec.entropy.checkerboard import anchor_mask
+from hmcodec.entropy.checkerboard import anchor_mask, context_at, pass_rows
 from hmcodec.entropy.gaussian import (
     EntropyParameters,
     GaussianEntropyModel,
@@ -138,23 +137,20 @@ class SpaceChannelModel(GaussianEntropyModel):
         with torch.no_grad():
             for group, (start, stop) in enumerate(self.groups):
                 conv = cast(CheckerboardMaskedConv2d, self.spatial[group])
-                weight = (conv.weight * conv.mask).detach().double()
-                assert conv.bias is not None
-                bias = conv.bias.detach().double()
                 width = stop - start
                 channel = self._channel(group, y_hat, channels)  # the same for both passes
+                parameters = cast(EntropyParameters, aggregation[group])
                 for index, selection in enumerate((anchors, ~anchors)):
-                    if not bool(selection.any()):
+                    positions = selection[0, 0]
+                    count = int(positions.sum())
+                    if not count:
                         continue
                     if index == 0:  # anchors: no spatial context
-                        spatial = torch.zeros(1, 2 * width, *size, dtype=torch.float64)
+                        spatial = torch.zeros(count, 2 * width, dtype=torch.float64)
                     else:  # non-anchors: the group's decoded anchors (its only non-zeros)
-                        spatial = F.conv2d(
-                            y_hat[:, start:stop], weight, bias, padding=self.kernel_size // 2
-                        )
-                    features = self._features(spatial, channel, side)
-                    parameters = cast(EntropyParameters, aggregation[group])
-                    means, scales = parameters.at(features, selection[0, 0])
+                        spatial = context_at(conv, y_hat[:, start:stop], positions)
+                    rows = pass_rows(spatial, positions, channel, side)
+                    means, scales = parameters.of_rows(rows)
                     where = torch.zeros(1, self.channels, *size, dtype=torch.bool)
                     where[:, start:stop] = selection
                     values = step(where, means.reshape(-1), scales.reshape(-1))

@@ -125,7 +125,11 @@ class EntropyParameters(nn.Sequential):
 
         The 1×1 convolutions are evaluated as matrix products on those positions only (a
         parallel pass that codes half the positions computes half the parameters)."""
-        rows = features[0][:, positions].T
+        return self.of_rows(features[0][:, positions].T)
+
+    def of_rows(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        """(μ, σ), each C×N, of N feature rows (N×in_channels): the 1×1 convolutions as
+        matrix products."""
         for layer in self:
             if isinstance(layer, nn.Conv2d):
                 rows = F.linear(rows, layer.weight[:, :, 0, 0], layer.bias)

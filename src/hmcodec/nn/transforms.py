@@ -10,10 +10,39 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import torch
 from torch import Tensor, nn
 
 #: total down-sampling factor of an analysis transform; images are padded to a multiple of it.
 STRIDE = 16
+
+
+class _ExpELU(torch.autograd.Function):
+    """ELU(x) = max(x, exp(min(x, 0)) − 1), its gradient from the output: 1 where it is positive,
+    output + 1 (= eˣ) elsewhere. PyTorch's CPU kernel evaluates expm1 and runs about 4× slower
+    than one exp over the tensor; the values agree to one float32 ulp near zero."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:
+        out = torch.clamp(x, max=0)
+        out.exp_().sub_(1)
+        torch.maximum(x, out, out=out)  # eˣ − 1 ≥ x for x ≤ 0, and 0 < x for x > 0
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        return grad * (out.clamp(max=0) + 1)
+
+
+class ELU(nn.Module):
+    """The exponential linear unit (α = 1) of the transforms, computed with one exp
+    (:class:`_ExpELU`); a drop-in for ``nn.ELU()``, with no parameters."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        result: Tensor = _ExpELU.apply(x)
+        return result
 
 
 class ResidualBottleneck(nn.Module):
@@ -24,9 +53,9 @@ class ResidualBottleneck(nn.Module):
         hidden = max(channels // 2, 1)
         self.body = nn.Sequential(
             nn.Conv2d(channels, hidden, 1),
-            nn.ELU(),
+            ELU(),
             nn.Conv2d(hidden, hidden, 3, padding=1),
-            nn.ELU(),
+            ELU(),
             nn.Conv2d(hidden, channels, 1),
         )
 
@@ -68,7 +97,7 @@ class AnalysisTransform(nn.Sequential):
             layers.append(nn.Conv2d(channels, out_channels if last else size.width, 5, 2, 2))
             channels = size.width
             if not last:
-                layers += [nn.ELU(), *_blocks(channels, size.blocks)]
+                layers += [ELU(), *_blocks(channels, size.blocks)]
         super().__init__(*layers)
 
 
@@ -84,7 +113,7 @@ class SynthesisTransform(nn.Sequential):
             layers.append(nn.ConvTranspose2d(channels, width, 5, 2, 2, output_padding=1))
             channels = width
             if not last:
-                layers += [nn.ELU(), *_blocks(channels, size.blocks)]
+                layers += [ELU(), *_blocks(channels, size.blocks)]
         super().__init__(*layers)
 
 
@@ -99,7 +128,7 @@ class SideInformationTransform(nn.Sequential):
         width = max(out_channels, in_channels)
         super().__init__(
             nn.Conv2d(in_channels, width, 3, padding=1),
-            nn.ELU(),
+            ELU(),
             *_blocks(width, blocks),
             nn.Conv2d(width, out_channels, 3, padding=1),
         )
