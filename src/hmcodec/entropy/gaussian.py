@@ -119,17 +119,9 @@ class EntropyParameters(nn.Sequential):
             nn.Conv2d(hidden2, 2 * channels, 1),
         )
 
-    def at(self, features: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
-        """(μ, σ) at the ``positions`` (an h×w boolean mask) of a batch of one, each
-        C×N: channel-major, raster order inside a channel, as ``latent[0][:, positions]``.
-
-        The 1×1 convolutions are evaluated as matrix products on those positions only (a
-        parallel pass that codes half the positions computes half the parameters)."""
-        return self.of_rows(features[0][:, positions].T)
-
     def of_rows(self, rows: Tensor) -> tuple[Tensor, Tensor]:
-        """(μ, σ), each C×N, of N feature rows (N×in_channels): the 1×1 convolutions as
-        matrix products."""
+        """(μ, σ), each C×N, of N feature rows (N×in_channels; a parallel pass gives only the
+        positions it codes): the 1×1 convolutions as matrix products."""
         for layer in self:
             if isinstance(layer, nn.Conv2d):
                 rows = F.linear(rows, layer.weight[:, :, 0, 0], layer.bias)
