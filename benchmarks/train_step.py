@@ -2,7 +2,8 @@
 against CompressAI's ``mbt2018`` of the same widths on the same batch (1 thread, CPU).
 
 Each row is the median of ``--repeat`` timed steps (forward, backward, Adam) after warm-up, on
-one fixed batch of 8 ShapesWorld 64×64 crops (the demo's data):
+one fixed batch of 8 ShapesWorld 64×64 crops (the demo's data). The steps are interleaved:
+each round times every step once, and a ratio is the median of the rounds' ratios.
 
 * ``base step``: ``CodecModule.losses`` of the base stage (λ_b·task + R_b + β·RMSE of g_a(ŷ_b));
 * ``task head``: the task model's own forward and backward on the base synthesis output (its
@@ -35,15 +36,23 @@ from hmcodec.train.config import load_config
 from hmcodec.train.module import CodecModule
 
 
-def _median_seconds(step: Callable[[], None], repeat: int, warmup: int = 5) -> float:
-    for _ in range(warmup):
-        step()
-    times = []
+def _interleaved_seconds(
+    steps: dict[str, Callable[[], None]], repeat: int, warmup: int = 5
+) -> dict[str, list[float]]:
+    """Seconds of each step over ``repeat`` rounds, every round running every step once.
+
+    Interleaving puts the VM's drift in speed (a third between runs here) into every step of a
+    round alike, so the ratios of a round compare like with like."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
 def _module_step(module: CodecModule, batch: dict[str, Any]) -> Callable[[], None]:
@@ -139,8 +148,17 @@ def measure(repeat: int, profile: bool) -> dict[str, Any]:
             size.width, config.model.enhancement_channels, batch
         ),
     }
-    seconds = {name: _median_seconds(step, repeat) for name, step in steps.items()}
-    seconds["codec part of the base step"] = seconds["base step"] - seconds["task head"]
+    rounds = _interleaved_seconds(steps, repeat)
+    rounds["codec part of the base step"] = [
+        b - t for b, t in zip(rounds["base step"], rounds["task head"], strict=True)
+    ]
+    seconds = {name: statistics.median(values) for name, values in rounds.items()}
+
+    def ratio(numerator: str, denominator: str) -> float:
+        """The median over rounds of one round's ratio."""
+        pairs = zip(rounds[numerator], rounds[denominator], strict=True)
+        return round(statistics.median(a / b for a, b in pairs), 2)
+
     result: dict[str, Any] = {
         "batch": list(batch["image"].shape),
         "threads": 1,
@@ -148,15 +166,13 @@ def measure(repeat: int, profile: bool) -> dict[str, Any]:
         "ms_per_step": {k: round(v * 1000, 2) for k, v in seconds.items()},
         "steps_per_second": {k: round(1 / v, 2) for k, v in seconds.items()},
         "ratios": {
-            "codec part of the base step / mbt2018 (base width)": round(
-                seconds["codec part of the base step"]
-                / seconds[f"mbt2018 N={size.width} M={config.model.base_channels}"],
-                2,
+            "codec part of the base step / mbt2018 (base width)": ratio(
+                "codec part of the base step",
+                f"mbt2018 N={size.width} M={config.model.base_channels}",
             ),
-            "enhancement step / mbt2018 (enhancement width)": round(
-                seconds["enhancement step"]
-                / seconds[f"mbt2018 N={size.width} M={config.model.enhancement_channels}"],
-                2,
+            "enhancement step / mbt2018 (enhancement width)": ratio(
+                "enhancement step",
+                f"mbt2018 N={size.width} M={config.model.enhancement_channels}",
             ),
         },
     }

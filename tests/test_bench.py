@@ -105,4 +105,6 @@ def test_train_step_profile_times_every_arm() -> None:
     assert ms["codec part of the base step"] == pytest.approx(
         ms["base step"] - ms["task head"], abs=0.02
     )
+    ratio = result["ratios"]["codec part of the base step / mbt2018 (base width)"]
+    assert ratio == pytest.approx(ms["codec part of the base step"] / ms["mbt2018 N=24 M=16"], 0.02)
     assert "| base step |" in script._markdown(result)

@@ -114,6 +114,22 @@ COMPARISONS = [
         "map",
     ),
     Comparison(
+        "4",
+        "auxiliary branch vs none: base task (mAP), tiny FCOS, bases from an image-codec start",
+        "−27.7 % (detection)",
+        "machine-detection-start",
+        "auxiliary-detection-start",
+        "map",
+    ),
+    Comparison(
+        "4",
+        "image-codec start vs cold start: base task (mAP), tiny FCOS, no auxiliary branch",
+        "(not in the papers: ≤ 0)",
+        "machine-detection",
+        "machine-detection-start",
+        "map",
+    ),
+    Comparison(
         "3+",
         "conditional-synthesis vs conditional",
         "(beyond the papers: ≤ 0)",
@@ -303,6 +319,10 @@ def main() -> int:
         ),
         "auxiliary_rd": (["machine-deep", "auxiliary-deep"], ["miou"]),
         "auxiliary_detection_rd": (["machine-detection", "auxiliary-detection"], ["map"]),
+        "auxiliary_detection_start_rd": (
+            ["machine-detection", "machine-detection-start", "auxiliary-detection-start"],
+            ["map"],
+        ),
     }
     for name, (stems, metrics) in plots.items():
         curves = [RDResults.load(p) for stem in stems for p in seeds(stem)]

@@ -3,8 +3,11 @@
 # per arm, without and with the shallow auxiliary branch (α = 0.5), two seeds. Two task models
 # (TASKS selects): "deep", the tiny segmenter with eight context stages
 # (configs/shapesworld/{machine,auxiliary}_deep_variable_rate.yaml), and "detection", the tiny
-# FCOS (configs/shapesworld/{detection_machine,auxiliary_detection}_variable_rate.yaml).
-# The auxiliary arm reuses the plain arm's task model (same seed, same steps).
+# FCOS (configs/shapesworld/{detection_machine,auxiliary_detection}_variable_rate.yaml), and
+# "detection-start", the same with a 600-step image-codec start before the detection base
+# (configs/shapesworld/{detection_machine,auxiliary_detection}_codec_start.yaml).
+# The auxiliary arm reuses the plain arm's task model (same seed, same steps); "detection-start"
+# reuses the "detection" runs' task model where it exists.
 # One process, one thread; resumable. Run from the repository root:
 #   bash results/shapesworld/findings/auxiliary.sh     (or TASKS=detection SEEDS=1 bash ...)
 set -euo pipefail
@@ -21,7 +24,13 @@ for seed in ${SEEDS:-0 1}; do
           aux_config=$configs/auxiliary_deep_variable_rate.yaml ;;
     detection) plain_config=$configs/detection_machine_variable_rate.yaml
                aux_config=$configs/auxiliary_detection_variable_rate.yaml ;;
-    *) echo "unknown task $task (deep or detection)" >&2; exit 2 ;;
+    detection-start) plain_config=$configs/detection_machine_codec_start.yaml
+                     aux_config=$configs/auxiliary_detection_codec_start.yaml
+                     cold=$runs/machine-detection-seed$seed/stage0-task
+                     if [ ! -d $plain/stage0-task ] && [ -f $cold/final.pt ]; then
+                       mkdir -p $plain && cp -r $cold $plain/
+                     fi ;;
+    *) echo "unknown task $task (deep, detection or detection-start)" >&2; exit 2 ;;
   esac
   [ -f $plain/model.ckpt ] || hmcodec train $plain_config \
     --out $plain --resume --no-progress --set seed=$seed
