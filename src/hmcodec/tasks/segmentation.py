@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from hmcodec.errors import ConfigError
 from hmcodec.io import write_pil_png
+from hmcodec.nn.transforms import Conv1x1
 from hmcodec.tasks.base import TASKS, LogitsTaskHead, TaskMetric, dense_output
 from hmcodec.tasks.weights import (
     ImageNetNormalize,
@@ -78,7 +79,7 @@ class TinySegmenter(nn.Module):
             raise ConfigError("a tiny segmenter needs at least one context stage.")
         self.stem = _conv(3, width)
         self.context = nn.Sequential(*(_context_stage(i, width) for i in range(context_stages)))
-        self.head = nn.Sequential(_conv(3 * width, width), nn.Conv2d(width, num_classes, 1))
+        self.head = nn.Sequential(_conv(3 * width, width), Conv1x1(width, num_classes))
 
     def forward(self, x: Tensor) -> Tensor:
         # channels-last is oneDNN's native layout: a training step about 25 % faster on CPU
