@@ -184,8 +184,8 @@ def figure(r: SeedComparison) -> tuple[str, str]:
         value = f"**{r.mean:+.1f} %** ({r.low:+.1f} … {r.high:+.1f}; {pairs})"
         return value, f"±{fmt(r.anchor_spread)} / ±{fmt(r.test_spread)} %"
     value = (
-        f"BD-rate undefined or weak (shared quality < 25 %); **BD-{r.metric} {r.mean:+.3f}** at "
-        "equal rate "
+        "BD-rate undefined or weak (shared quality < 25 %, or none for most pairs); "
+        f"**BD-{r.metric} {r.mean:+.3f}** at equal rate "
         f"({r.low:+.3f} … {r.high:+.3f}; {pairs})"
     )
     return value, f"±{fmt(r.anchor_spread)} / ±{fmt(r.test_spread)} {r.metric}"
@@ -201,7 +201,8 @@ def main() -> int:
         curves = [RDResults.load(p) for p in anchors], [RDResults.load(p) for p in tests]
         try:
             r = compare_seeds(*curves, c.metric, rate=c.rate)
-            if r.shared < WEAK_SHARED_RANGE:
+            if r.shared < WEAK_SHARED_RANGE or r.undefined > len(r.pairs):
+                # a BD-rate of a minority of the seed pairs speaks for none of the arms
                 raise ConfigError("too little shared quality range for a BD-rate")
         except ConfigError:  # (almost) no shared quality range: quality at equal rate instead
             try:
@@ -279,7 +280,8 @@ def main() -> int:
         "over every pair of seeds (range in brackets); seed spread: the largest |BD-rate| of an",
         "arm's later seeds against its first (anchor / test). A verdict needs every pair on one",
         "side of zero and the mean beyond both spreads. Where the two arms share no quality",
-        "range (or under 25 % of it), the row gives BD-metric (quality at equal rate) instead.",
+        "range (under 25 % of it, or none for most seed pairs), the row gives BD-metric",
+        "(quality at equal rate) instead.",
         "",
         "| # | finding (test vs anchor) | paper | BD figure, mean (range) | seed spread "
         "| shared range | verdict |",
