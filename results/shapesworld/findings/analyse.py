@@ -26,7 +26,7 @@ from hmcodec.evaluate.results import RDResults
 from hmcodec.evaluate.scalable import analyse
 
 HERE = Path(__file__).resolve().parent
-SEEDS = (0, 1, 2)  # the seeds present are used; a third exists for some arms
+SEEDS = (0, 1, 2)  # the seeds present are used (experiment 4's detection arms have two)
 
 
 @dataclass(frozen=True)

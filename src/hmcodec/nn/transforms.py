@@ -50,8 +50,8 @@ class Conv1x1(nn.Conv2d):
     """A 1×1 convolution that runs on a channels-last input as one matrix product over its
     pixels (``F.linear`` on the N×H×W×C view, no copies). PyTorch's CPU dispatch sends a 1×1
     convolution at batch < 16 on one thread to its slow im2col path, which also returns a
-    contiguous tensor that every following op must convert; this is 2–5× faster there. Same
-    parameters (and state-dict keys) as ``nn.Conv2d(in, out, 1)``; other layouts use it."""
+    contiguous tensor that every following op must convert. Same parameters (and state-dict
+    keys) as ``nn.Conv2d(in, out, 1)``; other layouts use its convolution."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(in_channels, out_channels, 1)
@@ -106,13 +106,12 @@ def _blocks(channels: int, count: int) -> list[nn.Module]:
 
 class _ChannelsLast(nn.Sequential):
     """Runs its layers on a channels-last copy of the input, oneDNN's native layout on CPU
-    (the decoder's synthesis about 25 % faster at 768×512, the base training step about 14 %;
-    ``docs/benchmarks.md``), and returns a contiguous tensor, so that what follows (the exact
-    float64 entropy models) sees the layout it always did. Values agree with the contiguous
-    layout's to float rounding."""
+    (the session-12 figures in ``docs/benchmarks.md``), and returns a contiguous tensor, so that
+    what follows (the exact float64 entropy models) sees the layout it always did. Values agree
+    with the contiguous layout's to float rounding."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = super().forward(x.contiguous(memory_format=torch.channels_last))
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = super().forward(x.contiguous(memory_format=torch.channels_last))
         return out.contiguous()
 
 
