@@ -1,7 +1,10 @@
-"""Rate of the hyperprior compositions on trained layers (issue 14), from ``reproduce.sh``.
+"""Rate of the hyperprior compositions on trained layers (issue 14).
 
-For each evaluation size, every entropy model's enhancement-layer curve (rate: the layer's
-payload, ``bpp_enhancement``; quality: PSNR of the full decode) is compared over seeds
+Two campaigns: ShapesWorld (``reproduce.sh``; layers trained on 64×64 crops, results here) and
+CamVid (``camvid.sh``; layers trained on 160×160 crops of CamVid photos, evaluated on Kodak,
+results in ``camvid/``). For each campaign and evaluation set, every entropy model's
+enhancement-layer curve (rate: the layer's payload, ``bpp_enhancement``; quality: PSNR of the
+full decode) is compared over seeds
 (:func:`~hmcodec.evaluate.bdrate.compare_seeds`) with ``hyperprior-context`` (Minnen 2018's
 serial joint model, the goal's reference: within 5 %) and with ``context`` (today's serial
 context without a hyperprior). The measured payload against the estimate −Σlog₂p is given per
@@ -25,12 +28,24 @@ from hmcodec.evaluate.results import RDResults
 HERE = Path(__file__).resolve().parent
 ARMS = ("hyperprior-context", "hyperprior-checkerboard", "hyperprior-elic", "context")
 ANCHORS = ("hyperprior-context", "context")
-SIZES = {"256": "64 test images at 256×256", "64": "256 test images at 64×64"}
+# campaign → (results folder, {evaluation set suffix: description}, the command that writes it)
+CAMPAIGNS = {
+    "ShapesWorld": (
+        HERE,
+        {"256": "64 test images at 256×256", "64": "256 test images at 64×64"},
+        "bash results/bench/entropy_models/reproduce.sh",
+    ),
+    "CamVid": (
+        HERE / "camvid",
+        {"kodak": "all 24 Kodak images (768×512), layers trained on CamVid 160×160 crops"},
+        "bash results/bench/entropy_models/camvid.sh",
+    ),
+}
 RATE, METRIC = "bpp_enhancement", "psnr-rgb"
 
 
-def curves(arm: str, size: str) -> list[RDResults]:
-    paths = sorted(HERE.glob(f"{arm}_seed*_{size}.json"))
+def curves(folder: Path, arm: str, size: str) -> list[RDResults]:
+    paths = sorted(folder.glob(f"{arm}_seed*_{size}.json"))
     return [RDResults.load(path) for path in paths]
 
 
@@ -52,15 +67,41 @@ def figure(value: float, unit: str = " %") -> str:
 
 def main() -> int:
     rows, table = [], []
-    for size, description in SIZES.items():
+    for campaign, (folder, sizes, command) in CAMPAIGNS.items():
+        table += [f"## {campaign}: `{command}`", ""]
+        rows += compare(campaign, folder, sizes, table)
+    text = "\n".join(
+        [
+            "# Entropy models on trained layers (issue 14)",
+            "",
+            "Analysis: `python results/bench/entropy_models/analyse.py`. BD-rate on the "
+            "enhancement layer's payload at equal full-decode PSNR (PCHIP); negative: fewer bits "
+            "than the anchor. Measured − estimated: mean over the RD points of the payload "
+            "against −Σlog₂p.",
+            "",
+            *table,
+        ]
+    )
+    (HERE / "results.md").write_text(text + "\n")
+    (HERE / "results.json").write_text(json.dumps(rows, indent=2, allow_nan=True) + "\n")
+    print(text)
+    return 0
+
+
+def compare(
+    campaign: str, folder: Path, sizes: dict[str, str], table: list[str]
+) -> list[dict[str, object]]:
+    """Append one campaign's tables to ``table``; return its rows for ``results.json``."""
+    rows: list[dict[str, object]] = []
+    for size, description in sizes.items():
         table += [
-            f"## {description}",
+            f"### {description}",
             "",
             "| entropy model | seeds | against | BD-rate (mean, pairs) | seed spread | verdict | "
             "shared range | BD-PSNR (dB) | measured − estimated (enhancement / base) |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        landed = {arm: curves(arm, size) for arm in ARMS}
+        landed = {arm: curves(folder, arm, size) for arm in ARMS}
         for arm in ARMS:
             tests = landed[arm]
             if not tests:
@@ -81,7 +122,13 @@ def main() -> int:
                     cells = f"{arm} | {len(tests)} | {anchor} | undefined (PSNR ranges apart)"
                     table.append(f"| {cells} | | | 0% | {bd_psnr} | {gaps} |")
                     rows.append(
-                        {"size": size, "entropy": arm, "anchor": anchor, "bd_psnr_mean": bd_psnr}
+                        {
+                            "campaign": campaign,
+                            "size": size,
+                            "entropy": arm,
+                            "anchor": anchor,
+                            "bd_psnr_mean": bd_psnr,
+                        }
                     )
                     continue
                 pairs = ", ".join(f"{p:+.1f}" for p in result.pairs)
@@ -92,6 +139,7 @@ def main() -> int:
                 )
                 rows.append(
                     {
+                        "campaign": campaign,
                         "size": size,
                         "entropy": arm,
                         "anchor": anchor,
@@ -109,24 +157,10 @@ def main() -> int:
         table.append("")
         present = [c for arm in ARMS for c in landed[arm][:1]]
         if present:
-            write_report(present, HERE / f"rd_{size}", None, [METRIC], f"ShapesWorld {description}")
-    text = "\n".join(
-        [
-            "# Entropy models on trained layers (issue 14)",
-            "",
-            "From `bash results/bench/entropy_models/reproduce.sh` (analysis: "
-            "`python results/bench/entropy_models/analyse.py`). BD-rate on the enhancement "
-            "layer's payload at equal full-decode PSNR (PCHIP); negative: fewer bits than the "
-            "anchor. Measured − estimated: mean over the RD points of the payload against "
-            "−Σlog₂p.",
-            "",
-            *table,
-        ]
-    )
-    (HERE / "results.md").write_text(text + "\n")
-    (HERE / "results.json").write_text(json.dumps(rows, indent=2, allow_nan=True) + "\n")
-    print(text)
-    return 0
+            write_report(
+                present, folder / f"rd_{size}", None, [METRIC], f"{campaign}: {description}"
+            )
+    return rows
 
 
 if __name__ == "__main__":
