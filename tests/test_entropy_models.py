@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from hmcodec.entropy import ENTROPY_MODELS
 from hmcodec.entropy.checkerboard import anchor_mask, context_at
 from hmcodec.entropy.elic import SpaceChannelModel, elic_groups
-from hmcodec.entropy.gaussian import ContextGaussianModel, GaussianEntropyModel
+from hmcodec.entropy.gaussian import ContextGaussianModel, GaussianEntropyModel, GaussianTables
 from hmcodec.entropy.grouped import log_scale_to_scale, raster_mask, split_groups
 from hmcodec.entropy.hyperprior import HyperpriorModel, MeanScaleModel, _hyperprior_over, hyper_size
 
@@ -63,6 +63,17 @@ def side_information(channels: int, height: int, width: int, seed: int = 1) -> t
 
 def total_bits(likelihoods: dict[str, torch.Tensor]) -> torch.Tensor:
     return sum(-torch.log2(value).sum() for value in likelihoods.values())
+
+
+def fit(model, y_hat: torch.Tensor, side: torch.Tensor | None, steps: int = 150) -> None:
+    """Brief training on the rate of one latent, then the coder's tables."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(steps):
+        loss = total_bits(model(y_hat, side)) / y_hat.numel() + model.aux_loss()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.update()
 
 
 # -- registry and helpers -----------------------------------------------------------------------
@@ -226,13 +237,7 @@ def test_real_bits_match_the_estimate_after_training(
     model = build(name, kwargs, SIDE if with_side else 0, channels=channels)
     y_hat = correlated_latent(channels, *size)
     side = side_information(SIDE, *size) if with_side else None
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
-    for _ in range(150):
-        loss = total_bits(model(y_hat, side)) / y_hat.numel() + model.aux_loss()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.update()
+    fit(model, y_hat, side)
     model.eval()
     with torch.no_grad():
         estimate = float(total_bits(model(y_hat, side)))
@@ -245,6 +250,51 @@ def test_real_bits_match_the_estimate_after_training(
     assert abs(gap) < 0.01
     assert estimate / y_hat.numel() < 4.0  # it did learn something (factorized-level rate)
     assert torch.equal(model.decompress(strings, size, side), y_hat)
+
+
+def test_the_coded_floor_is_what_the_coder_spends_in_and_beyond_a_table() -> None:
+    tables = GaussianTables()
+    half = int(tables.half_widths[0])  # scale level 0; symbols -half … half + 1 about the base
+    count = 2 * half + 2
+    table = torch.zeros(6, dtype=torch.long)  # level 0, mean fraction 0
+    base = torch.full((6,), 3, dtype=torch.long)
+    # coded index: inside; the overflow raw values 0, 1, 16 (beyond), 1 (below); far below
+    index = torch.tensor([0, count, count, count + 8, -1, -1000])
+    floor = tables.coded_floor((index - half + base).double(), base, table)
+    bits = (-torch.log2(floor)).tolist()
+    # 16 bits for a table entry; beyond: 16 + 4 (group count) + 4 per group of the raw value
+    assert bits[:2] == [16.0, 20.0]
+    assert bits[3] == 16 + 4 + 8  # raw 16: two groups
+    assert bits[4] == 16 + 4 + 4  # raw 1
+    assert bits[5] == 16 + 4 + 4 * 3  # raw 1999: three groups
+
+
+@pytest.mark.parametrize("name", ["context", "hyperprior-checkerboard"])
+def test_outliers_are_estimated_as_the_coder_codes_them(name: str) -> None:
+    """Symbols far in a Gaussian's tail cost the training bound's 30 bits in training but at
+    most 16 bits (in a table) or 16 plus a short bypass code (beyond it) in the stream; the
+    estimate outside training follows the coder."""
+    channels, size = 16, (24, 24)
+    torch.manual_seed(0)
+    model = build(name, {}, channels=channels)
+    y_hat = correlated_latent(channels, *size)
+    fit(model, y_hat, None)
+    outliers = y_hat.clone()
+    flat = outliers.view(-1)
+    positions = torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(3))[:100]
+    flat[positions] += torch.tensor([12.0, -40.0, 300.0, 5.0]).repeat(25)
+    strings = model.compress(outliers, None)
+    real = 8 * sum(len(s) for s in strings)
+    tables = [m for m in model.modules() if isinstance(m, GaussianTables)]
+    with torch.no_grad():
+        model.eval()
+        estimate = float(total_bits(model(outliers, None)))
+        for module in tables:
+            module.training = True
+        bound = float(total_bits(model(outliers, None)))
+    assert abs(real - estimate) / real < 0.01, (estimate, real)
+    assert bound > 1.02 * real  # the training bound overcharges them
+    assert torch.equal(model.decompress(strings, size, None), outliers)
 
 
 # -- causality ----------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Each symbol's mean μ and scale σ are snapped to a fixed grid (log-spaced scale
 fractional mean offsets per unit) with straight-through gradients; the coded symbol is the
 integer ŷ − ⌊μ_q⌋ and its CDF is the grid cell's table. Training, rate estimation and the
 bitstream therefore use the same probabilities: measured bytes match the estimate up to the
-coder's 16-bit precision.
+coder's 16-bit precision. Outside training, a symbol far in the tail is charged what the coder
+spends on it (:meth:`GaussianTables.coded_floor`) rather than the training bound.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, float64_cop
 from hmcodec.entropy.coding import TableBuffers, build_cdf_tables, expect_strings
 
 LIKELIHOOD_BOUND = 1e-9
+#: CompressAI's rANS coder: probabilities are 16-bit frequencies of at least 1 (so no symbol in
+#: a table costs more than 16 bits), and a value beyond its table is the overflow symbol followed
+#: by its bypass code: a 4-bit group count (15 per group, then the rest) and 4-bit groups.
+TABLE_PRECISION_BITS = 16
+BYPASS_BITS = 4
 
 #: Where a group of symbols sits in the 1×C×h×w latent: an index or a boolean mask, so that
 #: ``latent[where]`` are the group's symbols in coding order.
@@ -55,6 +61,14 @@ class GaussianTables(TableBuffers, nn.Module):
         self.log_step = (math.log(scale_max) - self.log_min) / (num_scales - 1)
         self.lower_bound_scale = LowerBound(scale_min)
         self.lower_bound_likelihood = LowerBound(LIKELIHOOD_BOUND)
+        multiplier = -statistics.NormalDist().inv_cdf(tail_mass / 2)
+        #: each scale level's table half-width (symbols −half … half + 1 around ⌊μ_q⌋)
+        self.half_widths = torch.tensor(
+            [
+                math.ceil(math.exp(self.log_min + level * self.log_step) * multiplier)
+                for level in range(num_scales)
+            ]
+        )
         self.register_buffer("cdf", torch.zeros(0, 0, dtype=torch.int32))
         self.register_buffer("cdf_length", torch.zeros(0, dtype=torch.int32))
         self.register_buffer("offset", torch.zeros(0, dtype=torch.int32))
@@ -75,22 +89,41 @@ class GaussianTables(TableBuffers, nn.Module):
     def likelihood(self, values: Tensor, means: Tensor, scales: Tensor) -> Tensor:
         """P(values) under the snapped Gaussian, with straight-through gradients to μ and σ."""
         scales = self.lower_bound_scale(scales)
-        means_q, scales_q, _, _ = self.snap(means.detach(), scales.detach())
+        means_q, scales_q, base, table = self.snap(means.detach(), scales.detach())
         means = means + (means_q - means).detach()
         scales = scales + (scales_q - scales).detach()
         distance = torch.abs(values - means)
         likelihood = _normal_cdf((0.5 - distance) / scales) - _normal_cdf(
             (-0.5 - distance) / scales
         )
-        return self.lower_bound_likelihood(likelihood)
+        if self.training:
+            return self.lower_bound_likelihood(likelihood)
+        return torch.maximum(likelihood, self.coded_floor(values, base, table))
+
+    def coded_floor(self, values: Tensor, base: Tensor, table: Tensor) -> Tensor:
+        """The least probability the coder gives each (integer) value: 2⁻¹⁶ inside its table,
+        the overflow symbol's 2⁻¹⁶ times its bypass code beyond it (CompressAI's
+        ``rans_interface``). Outside training, the likelihood is at least this, so the rate
+        estimate of a symbol far in a Gaussian's tail is what the coder spends on it, not the
+        training bound's 30 bits (``LIKELIHOOD_BOUND``)."""
+        half = self.half_widths.to(table.device)[table // self.mean_levels]
+        index = torch.round(values).long() - base + half  # the coded value (offset −half)
+        count = 2 * half + 2  # the table's symbols; index ``count`` is the overflow symbol
+        raw = torch.where(index < 0, -2 * index - 1, 2 * (index - count)).clamp_min(0)
+        groups = torch.zeros_like(raw)
+        while bool((raw >> (BYPASS_BITS * groups)).gt(0).any()):
+            groups += (raw >> (BYPASS_BITS * groups)).gt(0).long()
+        escape = BYPASS_BITS * (groups // 15 + 1 + groups)
+        inside = (index >= 0) & (index < count)
+        bits = TABLE_PRECISION_BITS + torch.where(inside, torch.zeros_like(escape), escape)
+        return torch.exp2(-bits.to(values.dtype))
 
     def update(self) -> None:
         """Build one 16-bit CDF per grid cell (float64, so the tables are exact and portable)."""
-        multiplier = -statistics.NormalDist().inv_cdf(self.tail_mass / 2)
         pmfs, tails, lengths, offsets = [], [], [], []
         for level in range(self.num_scales):
             scale = math.exp(self.log_min + level * self.log_step)
-            half = math.ceil(scale * multiplier)
+            half = int(self.half_widths[level])
             support = torch.arange(-half, half + 2, dtype=torch.float64)
             for fraction in range(self.mean_levels):
                 mean = (fraction + 0.5) / self.mean_levels
