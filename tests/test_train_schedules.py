@@ -321,3 +321,54 @@ def test_relative_beta_scales_the_reward_with_the_task_weight(monkeypatch):
     assert load_config("demo", ["stages.1.beta_relative=true"]).stages[1].effective_beta == (
         pytest.approx(0.1 * 8.0)
     )
+
+
+def _total_norm(tensors) -> float:
+    return float(torch.sqrt(sum((t.double() ** 2).sum() for t in tensors)))
+
+
+def test_the_quantiles_gradient_stays_out_of_the_clipped_norm(codec_factory):
+    """A hyperprior's learned quantiles form their own group, the rate–distortion loss gives them
+    no gradient, and clipping scales the rate–distortion gradient alone: summed into one norm, a
+    large auxiliary gradient shrank every step of the transforms."""
+    stage = StageConfig("enhancement", lr=1e-3, max_steps=10)
+    codec = codec_factory(enhancement_entropy="hyperprior-checkerboard")
+    module = CodecModule(codec, stage)
+    optimizer = module.configure_optimizers()["optimizer"]
+    rate_distortion, quantiles = (group["params"] for group in optimizer.param_groups)
+    hyper_quantiles = codec.enhancement.entropy.hyper.bottleneck.quantiles
+    assert quantiles == [hyper_quantiles]
+    assert all(p is not hyper_quantiles for p in rate_distortion)
+
+    module.losses({"image": torch.rand(2, 3, 64, 64)})["loss"].backward()
+    assert hyper_quantiles.grad is None or not hyper_quantiles.grad.any()
+    gradients = [p.grad.clone() for p in rate_distortion if p.grad is not None]
+    norm = _total_norm(gradients)
+    assert norm > 1.0  # so that clipping at 1 acts
+    (1e6 * module._aux_loss()).backward()  # an auxiliary gradient far above the other
+    auxiliary = hyper_quantiles.grad.clone()
+    assert _total_norm([auxiliary]) > 100 * norm
+
+    module.configure_gradient_clipping(optimizer, 1.0, "norm")
+    clipped = [p.grad for p in rate_distortion if p.grad is not None]
+    assert _total_norm(clipped) == pytest.approx(1.0, rel=1e-4)
+    assert all(
+        torch.allclose(c, g / norm, rtol=1e-4, atol=1e-12)
+        for c, g in zip(clipped, gradients, strict=True)
+    )
+    assert torch.equal(hyper_quantiles.grad, auxiliary)
+
+
+def test_a_model_without_learned_quantiles_has_one_parameter_group(codec_factory):
+    stage = StageConfig("enhancement", lr=1e-3, max_steps=10)
+    optimizer = CodecModule(codec_factory(), stage).configure_optimizers()["optimizer"]
+    assert [group["name"] for group in optimizer.param_groups] == ["rate-distortion"]
+
+
+def test_a_checkpoint_with_other_parameter_groups_is_refused_with_a_sentence(codec_factory):
+    stage = StageConfig("enhancement", lr=1e-3, max_steps=10)
+    module = CodecModule(codec_factory(enhancement_entropy="hyperprior"), stage)
+    before = {"optimizer_states": [{"state": {}, "param_groups": [{"params": []}]}]}
+    with pytest.raises(ConfigError, match="1 parameter group.*trains 2.*cannot resume"):
+        module.on_load_checkpoint(before)
+    module.on_load_checkpoint({"optimizer_states": [{"param_groups": [{}, {}]}]})  # accepted

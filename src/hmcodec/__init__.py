@@ -1,3 +1,3 @@
 """hmcodec: learned scalable image coding for humans and machines."""
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"

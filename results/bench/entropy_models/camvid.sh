@@ -7,7 +7,7 @@
 # on real streams of all 24 Kodak images (768×512: ŷ_e 48×32, ẑ 12×8) at the six λ_e anchors.
 # Two lanes side by side, one thread each, the key pair (hyperprior-context, hyperprior-
 # checkerboard) first; finished runs and evaluations are skipped (resumable).
-# Run from the repository root:  bash results/bench/entropy_models/camvid.sh
+# Run from the repository root:  bash results/bench/entropy_models/camvid.sh [entropy:seed …]
 # then:                          python results/bench/entropy_models/analyse.py
 set -euo pipefail
 export OMP_NUM_THREADS=1
@@ -27,6 +27,8 @@ arm() {  # entropy model, seed
     --name "$1, seed $2, Kodak"
 }
 lane() { for job in "$@"; do arm ${job%:*} ${job#*:}; done; }
+# one lane of the given jobs:  bash results/bench/entropy_models/camvid.sh hyperprior-elic:1 …
+if [ $# -gt 0 ]; then lane "$@"; exit; fi
 lane ${LANE1:-hyperprior-context:0 hyperprior-elic:0 hyperprior-context:1} &
 lane ${LANE2:-hyperprior-checkerboard:0 context:0 hyperprior-checkerboard:1} &
 wait

@@ -62,6 +62,13 @@ class LatentEntropyModel(nn.Module, ABC):
         """Auxiliary loss of models with learned quantiles (zero otherwise)."""
         return torch.zeros(())
 
+    def aux_parameters(self) -> list[nn.Parameter]:
+        """The parameters only :meth:`aux_loss` trains (the learned quantiles; none otherwise).
+
+        The rate–distortion loss gives them no gradient; training steps them apart from it
+        (CompressAI's separate auxiliary optimizer), outside the clipped gradient norm."""
+        return []
+
     def check_side(self, side: Tensor | None) -> None:
         if self.side_channels and side is None:
             raise ValueError("this entropy model is conditional and needs side information")

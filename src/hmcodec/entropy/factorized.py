@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 from compressai.ops import LowerBound
-from torch import Tensor
+from torch import Tensor, nn
 
 from hmcodec.entropy.base import ENTROPY_MODELS, LatentEntropyModel, spatial_size
 from hmcodec.entropy.coding import TableBuffers, build_cdf_tables, expect_strings
@@ -42,6 +42,9 @@ class FactorizedModel(TableBuffers, LatentEntropyModel):
 
     def aux_loss(self) -> Tensor:
         return self.bottleneck.loss()
+
+    def aux_parameters(self) -> list[nn.Parameter]:
+        return [self.bottleneck.quantiles]
 
     def update(self) -> None:
         quantiles = self.bottleneck.quantiles.detach()[:, 0]

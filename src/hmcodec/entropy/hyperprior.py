@@ -166,6 +166,9 @@ class HyperpriorModel(LatentEntropyModel):
     def aux_loss(self) -> Tensor:
         return self.hyper.aux_loss() + self.conditional.aux_loss()
 
+    def aux_parameters(self) -> list[nn.Parameter]:
+        return [*self.hyper.aux_parameters(), *self.conditional.aux_parameters()]
+
     def update(self) -> None:
         self.conditional.update()
         self.hyper.update()

@@ -116,8 +116,7 @@ class CodecModule(L.LightningModule):
         checkpoint is written (see ``hmcodec.train.run``), so a resumed run keeps its state.
         """
         stage = self.stage
-        parameters = [p for p in self.codec.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(parameters, lr=stage.lr)
+        optimizer = torch.optim.Adam(self._parameter_groups(), lr=stage.lr)
         if stage.schedule != "plateau":
             schedule = LambdaLR(optimizer, lambda step: lr_factor(stage, step))
             return {
@@ -146,6 +145,57 @@ class CodecModule(L.LightningModule):
         )
         # Lightning takes scheduler dicts here too, but its OptimizerLRScheduler type omits them
         return [optimizer], schedulers  # type: ignore[return-value]
+
+    def _parameter_groups(self) -> list[dict[str, Any]]:
+        """The trained parameters: the rate–distortion group first, then (if any) the entropy
+        models' learned quantiles, which only the auxiliary loss trains (CompressAI steps them
+        with an optimizer of their own; Adam's groups are independent in the same way)."""
+        quantiles = {
+            id(p) for m in entropy_models(self.codec) for p in m.aux_parameters() if p.requires_grad
+        }
+        trained = [p for p in self.codec.parameters() if p.requires_grad]
+        groups: list[dict[str, Any]] = [
+            {"params": [p for p in trained if id(p) not in quantiles], "name": "rate-distortion"}
+        ]
+        if quantiles:
+            aux = [p for p in trained if id(p) in quantiles]
+            groups.append({"params": aux, "name": "quantiles"})
+        return groups
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to resume from a checkpoint whose optimizer grouped the parameters otherwise
+        (before 0.3.1 a hyperprior's quantiles shared the one group), before Lightning fails
+        on it with an index error."""
+        saved = [len(state["param_groups"]) for state in checkpoint.get("optimizer_states", [])]
+        groups = len(self._parameter_groups())
+        if saved and saved[0] != groups:
+            raise ConfigError(
+                f"this checkpoint's optimizer has {saved[0]} parameter group(s) where this "
+                f"version of hmcodec trains {groups} (since 0.3.1 a hyperprior's learned "
+                "quantiles are a group of their own, outside gradient clipping), so the run "
+                "cannot resume: train the stage again into a new folder."
+            )
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Clip the rate–distortion gradient alone (its norm, or each value with ``"value"``).
+
+        The quantiles' auxiliary gradient stays out of the norm, as in CompressAI's training
+        (the auxiliary optimizer is not clipped). Inside one norm it dominated: on a trained
+        CamVid hyperprior layer it is ~75 against 1–7 for the rate–distortion gradient, so
+        clipping at 1 scaled every step of the transforms by ~1/75 and by a factor that drifted
+        with the quantiles' loss (``docs/benchmarks.md``, "Clipping and the hyperprior")."""
+        if not gradient_clip_val:
+            return
+        parameters = optimizer.param_groups[0]["params"]
+        if gradient_clip_algorithm == "value":
+            torch.nn.utils.clip_grad_value_(parameters, gradient_clip_val)
+        else:
+            torch.nn.utils.clip_grad_norm_(parameters, gradient_clip_val)
 
     def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
         if isinstance(scheduler, ReduceLROnPlateau):
