@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy
 import torch
 from compressai._CXX import pmf_to_quantized_cdf
 from compressai.ans import BufferedRansEncoder, RansDecoder
@@ -122,7 +123,7 @@ class CheckedDecoder:
                 "its entropy-coded string ends before its latents do "
                 "(the stream is truncated, altered, or declares a wrong image size)"
             )
-        values = torch.tensor(first, dtype=torch.int64)
+        values = torch.from_numpy(numpy.array(first, dtype=numpy.int64))  # 5× torch.tensor(list)
         if values.numel() and bool(((values > MAX_SYMBOL) | (values < -MAX_SYMBOL)).any()):
             raise CorruptStringError(f"it decodes to latents beyond ±{MAX_SYMBOL}")
         self._values.append(values)
