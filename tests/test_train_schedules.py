@@ -12,11 +12,12 @@ import torch
 from conftest import InterruptAt
 
 from hmcodec.checkpoint import load_model
+from hmcodec.codec.scalable import build_codec
 from hmcodec.errors import ConfigError, HmcodecError
 from hmcodec.train.callbacks import training_threads
 from hmcodec.train.config import StageConfig, load_config
 from hmcodec.train.module import CodecModule, lr_factor
-from hmcodec.train.run import MODEL_FILE, TrainingInterrupted, train
+from hmcodec.train.run import MODEL_FILE, TrainingInterrupted, _loader, train
 
 TABLES = ("cdf", "cdf_length", "offset")  # coder tables: built by update() at export only
 
@@ -372,3 +373,41 @@ def test_a_checkpoint_with_other_parameter_groups_is_refused_with_a_sentence(cod
     with pytest.raises(ConfigError, match="1 parameter group.*trains 2.*cannot resume"):
         module.on_load_checkpoint(before)
     module.on_load_checkpoint({"optimizer_states": [{"param_groups": [{}, {}]}]})  # accepted
+
+
+def test_training_clips_the_rate_distortion_gradient_without_the_quantiles(
+    tiny_training, tmp_path, monkeypatch
+):
+    """Lightning's loop calls the module's clipping: every clipped set of a hyperprior run
+    leaves out the quantiles, which still train (the auxiliary loss moves them)."""
+    clipped: list[set[int]] = []
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def recording(parameters, *args, **kwargs):
+        parameters = list(parameters)
+        clipped.append({id(p) for p in parameters})
+        return clip(parameters, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording)
+    config = _single_stage(
+        tiny_training,
+        "{stage: enhancement, lr: 0.01, max_steps: 3}",
+        "model.enhancement_entropy=hyperprior",
+    )
+    codec = build_codec(config.model)
+    quantiles = codec.enhancement.entropy.hyper.bottleneck.quantiles
+    before = quantiles.detach().clone()
+    module = CodecModule(codec, config.stages[0])
+    trainer = L.Trainer(
+        max_steps=3,
+        gradient_clip_val=1.0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, _loader(config.data["train"], 2, 0, shuffle=True))
+    assert len(clipped) == 3
+    assert all(id(quantiles) not in ids and ids for ids in clipped)
+    assert not torch.equal(quantiles.detach(), before)
