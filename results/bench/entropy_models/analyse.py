@@ -41,7 +41,10 @@ CAMPAIGNS = {
     ),
     "CamVid": (
         (HERE / "camvid",),
-        {"kodak": "all 24 Kodak images (768×512), layers trained on CamVid 160×160 crops"},
+        {
+            "kodak": "all 24 Kodak images (768×512), layers trained on CamVid 160×160 crops",
+            "camvid": "60 CamVid test images (480×360, full resolution): in distribution",
+        },
         "bash results/bench/entropy_models/camvid.sh",
     ),
     "CamVid, hyperprior arms trained with the quantiles clipped too (hmcodec 0.3.0)": (

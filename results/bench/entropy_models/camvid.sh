@@ -4,7 +4,8 @@
 # then one variable-rate conditional image layer per entropy model and seed
 # (configs/camvid/entropy_variable_rate.yaml: same transforms, λ_e range and 6,000 steps on
 # 160×160 full-resolution crops; only model.enhancement_entropy and the seed differ), evaluated
-# on real streams of all 24 Kodak images (768×512: ŷ_e 48×32, ẑ 12×8) at the six λ_e anchors.
+# on real streams of all 24 Kodak images (768×512: ŷ_e 48×32, ẑ 12×8) and of 60 CamVid test images
+# (480×360, in distribution) at the six λ_e anchors.
 # Two lanes side by side, one thread each, the key pair (hyperprior-context, hyperprior-
 # checkerboard) first; finished runs and evaluations are skipped (resumable).
 # Run from the repository root:  bash results/bench/entropy_models/camvid.sh [entropy:seed …]
@@ -14,6 +15,8 @@ export OMP_NUM_THREADS=1
 out=results/bench/entropy_models/camvid
 runs=runs/entropy-camvid
 base=runs/camvid-pilot/machine-base6000/model.ckpt
+# in distribution: the first 60 CamVid test images at full resolution (methods.sh's test set)
+camvid_test=(--dataset camvid root=../shared/data/camvid split=test pad_multiple=64 --max-images 60)
 mkdir -p $out
 [ -f $base ] || bash results/camvid/pilot/base_convergence.sh
 
@@ -25,6 +28,8 @@ arm() {  # entropy model, seed
   [ -f $out/$1_seed$2_kodak.json ] || hmcodec eval $run/model.ckpt --dataset kodak \
     root=../shared/data/kodak --no-progress -o $out/$1_seed$2_kodak.json \
     --name "$1, seed $2, Kodak"
+  [ -f $out/$1_seed$2_camvid.json ] || hmcodec eval $run/model.ckpt "${camvid_test[@]}" \
+    --no-progress -o $out/$1_seed$2_camvid.json --name "$1, seed $2, CamVid test"
 }
 lane() { for job in "$@"; do arm ${job%:*} ${job#*:}; done; }
 # one lane of the given jobs:  bash results/bench/entropy_models/camvid.sh hyperprior-elic:1 …
