@@ -78,6 +78,8 @@ def rate_gap(results: list[RDResults], layer: str) -> float:
 
 
 def figure(value: float, unit: str = " %") -> str:
+    if math.isinf(value):  # two seeds of one arm share no quality range on this test set
+        return "seeds apart"
     return "—" if math.isnan(value) else f"{value:+.1f}{unit}"
 
 
@@ -92,8 +94,10 @@ def main() -> int:
             "",
             "Analysis: `python results/bench/entropy_models/analyse.py`. BD-rate on the "
             "enhancement layer's payload at equal full-decode PSNR (PCHIP); negative: fewer bits "
-            "than the anchor. Measured − estimated: mean over the RD points of the payload "
-            "against −Σlog₂p.",
+            'than the anchor. Seed spread: the largest |BD| between two seeds of one arm ("seeds '
+            'apart": two seeds share no PSNR range, so the BD-rate cannot be trusted and the '
+            "BD-PSNR, with its own spread in dB, is the figure to read). Measured − estimated: "
+            "mean over the RD points of the payload against −Σlog₂p.",
             "",
             *table,
         ]
@@ -130,6 +134,8 @@ def compare(
                 try:  # PSNR at equal rate: defined where the PSNR ranges do not overlap
                     psnr = compare_seeds(landed[anchor], tests, METRIC, rate=RATE, measure="metric")
                     bd_psnr = f"{psnr.mean:+.2f}"
+                    if not math.isnan(psnr.spread):
+                        bd_psnr += f" (spread {psnr.spread:.2f})"
                 except ConfigError:
                     bd_psnr = "undefined"
                 try:
