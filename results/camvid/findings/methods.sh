@@ -39,6 +39,10 @@ lane() {  # arm:seed jobs, one after another; standalone starts from that seed's
   local job name seed extra
   for job in "$@"; do
     name=${job%%:*} seed=${job##*:} extra=()
+    if [ -z "${ARM_SETTINGS[$name]+set}" ]; then
+      echo "methods.sh: unknown arm '$name' in '$job'; choose one of: ${!ARM_SETTINGS[*]}." >&2
+      exit 2
+    fi
     [ $name != standalone ] ||
       extra=(--set stages.0.enhancement_from=$runs/conditional-seed$seed/model.ckpt)
     # shellcheck disable=SC2086  # the settings are words
